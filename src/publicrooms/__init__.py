@@ -1,0 +1,1 @@
+"""publicrooms: anonymous public study rooms."""

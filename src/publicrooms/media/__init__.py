@@ -1,0 +1,1 @@
+"""The embedded SFU: media workers own rooms; up tracks fan out to down tracks."""

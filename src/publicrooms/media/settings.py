@@ -2,18 +2,87 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import os
+
+from pydantic import BaseModel, Field, model_validator
 
 
 class IceServer(BaseModel):
+    """A STUN or TURN server handed to browsers (RTCIceServer shape)."""
+
     urls: list[str]
     username: str | None = None
     credential: str | None = None
+
+    def to_client(self) -> dict[str, object]:
+        """The RTCIceServer dictionary a browser's RTCPeerConnection accepts."""
+        server: dict[str, object] = {"urls": self.urls}
+        if self.username is not None:
+            server["username"] = self.username
+        if self.credential is not None:
+            server["credential"] = self.credential
+        return server
 
 
 class MediaSettings(BaseModel):
     enabled: bool = True
     workers: int = Field(default=0, ge=0, description="media worker processes; 0 = one per core")
-    ice_servers: list[IceServer] = Field(default_factory=list)
-    announced_ip: str | None = None
-    loopback_only: bool = False
+
+    # --- network -----------------------------------------------------------------
+    ice_servers: list[IceServer] = Field(
+        default_factory=list,
+        description="STUN/TURN servers given to clients; the server itself uses none (no public STUN)",
+    )
+    announced_ip: str | None = Field(
+        default=None,
+        description="address written into the server's ICE candidates (public IP behind NAT)",
+    )
+    listen_ips: list[str] = Field(
+        default_factory=list,
+        description="local addresses to bind; empty = every non-loopback interface address",
+    )
+    loopback_only: bool = Field(
+        default=False, description="bind and announce 127.0.0.1 only (tests, single-host setups)"
+    )
+    rtc_min_port: int = Field(default=0, ge=0, le=65535, description="0 = any ephemeral port")
+    rtc_max_port: int = Field(default=0, ge=0, le=65535)
+
+    # --- media policy --------------------------------------------------------------
+    max_bitrate_bps: int = Field(
+        default=1_000_000, ge=30_000, description="REMB cap sent to each video publisher"
+    )
+    audio_bitrate_bps: int = Field(default=64_000, ge=6_000, description="REMB cap for audio")
+    pli_throttle_s: float = Field(
+        default=0.5, ge=0.0, description="minimum interval between keyframe requests to one publisher"
+    )
+    nack_history_packets: int = Field(
+        default=512, ge=32, le=4096, description="per down track; rounded up to a power of two"
+    )
+    rtcp_interval_s: float = Field(default=1.0, gt=0.0, description="REMB / receiver report period")
+
+    # --- active speaker ------------------------------------------------------------
+    speaker_interval_s: float = Field(default=0.3, gt=0.0)
+    speaker_threshold_dbov: int = Field(
+        default=50, ge=0, le=127, description="quieter than -N dBov does not count as speaking"
+    )
+
+    # --- workers ---------------------------------------------------------------------
+    worker_start_timeout_s: float = Field(default=30.0, gt=0.0)
+    request_timeout_s: float = Field(default=15.0, gt=0.0)
+    worker_start_method: str = Field(default="spawn", pattern="^(spawn|forkserver)$")
+
+    @model_validator(mode="after")
+    def _check_port_range(self) -> "MediaSettings":
+        if (self.rtc_min_port == 0) != (self.rtc_max_port == 0):
+            raise ValueError("rtc_min_port and rtc_max_port must be set together")
+        if self.rtc_min_port > self.rtc_max_port:
+            raise ValueError("rtc_min_port must not exceed rtc_max_port")
+        return self
+
+    def worker_count(self) -> int:
+        """How many media worker processes to run."""
+        return self.workers or (os.cpu_count() or 1)
+
+    def client_ice_servers(self) -> list[dict[str, object]]:
+        """ICE servers as browsers want them (for the join response / media-config)."""
+        return [server.to_client() for server in self.ice_servers]

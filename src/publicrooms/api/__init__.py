@@ -1,0 +1,1 @@
+"""REST routes: thin (parse, call a service, shape the answer)."""

@@ -1,0 +1,61 @@
+"""The `publicrooms` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from publicrooms.logging import configure_logging
+from publicrooms.settings import Settings
+
+cli = typer.Typer(help="publicrooms: anonymous public study rooms.", no_args_is_help=True)
+
+
+def uvicorn_config(app, settings: Settings, **overrides) -> uvicorn.Config:  # noqa: ANN001
+    """The uvicorn configuration the server needs, whoever starts it (CLI or tests)."""
+    options = dict(
+        host=settings.host,
+        port=settings.port,
+        # Forwarded headers are resolved by our own trusted-proxy rule, never by uvicorn's.
+        proxy_headers=False,
+        server_header=False,
+        ws_max_size=settings.max_message_bytes,
+        ws_per_message_deflate=settings.ws_compression,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.cleanup.shutdown_grace_s) or None,
+    )
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port to listen on (default 8000)."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where the SQLite file and secret live."),
+) -> None:
+    """Start the server on embedded defaults (SQLite, in-process state, in-process SFU)."""
+    overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items()
+                 if v is not None}
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level, settings.log_json)
+    from publicrooms.app import create_app
+
+    server = create_app(settings)
+    uvicorn.Server(uvicorn_config(server.asgi, settings)).run()
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    from importlib.metadata import version as package_version
+
+    typer.echo(package_version("publicrooms"))
+
+
+def main() -> None:
+    cli()

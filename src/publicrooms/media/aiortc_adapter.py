@@ -1,0 +1,464 @@
+"""Every use of aiortc/aioice internals lives here, behind small functions.
+
+aiortc has no public API for forwarding encoded media: an SFU must take decrypted RTP out of
+the DTLS transport before the receiver's jitter buffer and decoder, keep the receiver's decoder
+from ever starting, drive its own RTCP, and write RTP straight into the sending SRTP session.
+aioice, in turn, never offers 127.0.0.1 as a host candidate and knows no port range or
+announced address. The hooks below do all that per object (instance attributes, never
+module-wide monkey patches), and `self_test()` checks every internal they touch so an
+upgrade fails loudly at start-up instead of silently at the first call.
+
+The versions these hooks were written against are pinned in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import random
+import socket
+from importlib.metadata import version
+from typing import Any, Awaitable, Callable
+
+import aioice
+import aioice.candidate
+import aioice.ice
+import aiortc
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
+
+from .errors import AdapterMismatch
+
+AIORTC_VERSION = "1.16.0"
+AIOICE_VERSION = "0.13.0"
+
+# one UDP socket per peer connection (audio and video are bundled), so no STUN needed here
+_RCVBUF_BYTES = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """Where a peer connection binds and what it announces."""
+
+    bind_ips: tuple[str, ...]
+    announced_ip: str | None = None
+    min_port: int = 0
+    max_port: int = 0
+
+    @classmethod
+    def loopback(cls) -> "Network":
+        return cls(bind_ips=("127.0.0.1",))
+
+    @classmethod
+    def from_settings(cls, media: Any) -> "Network":
+        """Build from MediaSettings: loopback-only, explicit addresses, or every interface."""
+        if media.loopback_only:
+            ips: tuple[str, ...] = ("127.0.0.1",)
+        elif media.listen_ips:
+            ips = tuple(media.listen_ips)
+        else:
+            ips = tuple(aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)) or (
+                "127.0.0.1",
+            )
+        return cls(
+            bind_ips=ips,
+            announced_ip=media.announced_ip,
+            min_port=media.rtc_min_port,
+            max_port=media.rtc_max_port,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceiveInfo:
+    """What negotiation decided for one receiver: codecs, extensions, SSRCs."""
+
+    kind: str
+    mid: str | None
+    codecs: list[Any]  # RTCRtpCodecParameters
+    header_extensions: dict[str, int]  # uri -> id
+    ssrcs: tuple[int, ...]
+    rtx_ssrcs: dict[int, int]  # rtx ssrc -> media ssrc
+    rtcp_ssrc: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SendInfo:
+    """What negotiation decided for one sender."""
+
+    codecs: list[Any]
+    header_extensions: dict[str, int]
+    ssrc: int
+    rtx_ssrc: int
+    cname: str | None
+
+
+# --- peer connections and ICE ------------------------------------------------------------
+
+
+def new_peer_connection(network: Network) -> RTCPeerConnection:
+    """A peer connection with no STUN server (aiortc defaults to a public one) and max-bundle."""
+    pc = RTCPeerConnection(
+        RTCConfiguration(iceServers=[], bundlePolicy=aiortc.RTCBundlePolicy.MAX_BUNDLE)
+    )
+    pc._publicrooms_network = network  # type: ignore[attr-defined]
+    return pc
+
+
+def prepare_gathering(pc: RTCPeerConnection) -> None:
+    """Make every ICE gatherer of `pc` bind where the network says; call before setLocalDescription."""
+    network: Network = getattr(pc, "_publicrooms_network", Network.loopback())
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        if getattr(connection, "_publicrooms_gathering", False):
+            continue
+        connection._publicrooms_gathering = True
+        connection.gather_candidates = _gatherer(connection, network)
+
+
+def _gatherer(connection: aioice.Connection, network: Network) -> Callable[[], Awaitable[None]]:
+    async def gather_candidates() -> None:
+        if connection._local_candidates_start:
+            return
+        connection._local_candidates_start = True
+        loop = asyncio.get_running_loop()
+        for component in sorted(connection._components):
+            for address in network.bind_ips:
+                transport, protocol = await _bind(loop, connection, address, network)
+                sockname = transport.get_extra_info("sockname")
+                host = network.announced_ip or sockname[0]
+                protocol.local_candidate = aioice.Candidate(
+                    foundation=aioice.candidate.candidate_foundation("host", "udp", host),
+                    component=component,
+                    transport="udp",
+                    priority=aioice.candidate.candidate_priority(component, "host"),
+                    host=host,
+                    port=sockname[1],
+                    type="host",
+                )
+                connection._protocols.append(protocol)
+                connection._local_candidates.append(protocol.local_candidate)
+        connection._local_candidates_end = True
+
+    return gather_candidates
+
+
+async def _bind(
+    loop: asyncio.AbstractEventLoop, connection: aioice.Connection, address: str, network: Network
+) -> tuple[asyncio.DatagramTransport, aioice.ice.StunProtocol]:
+    ports = [0]
+    if network.min_port:
+        ports = list(range(network.min_port, network.max_port + 1))
+        random.shuffle(ports)
+    last_error: OSError | None = None
+    for port in ports:
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: aioice.ice.StunProtocol(connection), local_addr=(address, port)
+            )
+        except OSError as exc:
+            last_error = exc
+            continue
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF_BYTES)
+        return transport, protocol  # type: ignore[return-value]
+    raise OSError(f"no free UDP port on {address} in {network.min_port}-{network.max_port}") from last_error
+
+
+def transport_of(pc: RTCPeerConnection) -> RTCDtlsTransport | None:
+    """The (bundled) DTLS transport of a peer connection."""
+    transceivers = pc.getTransceivers()
+    return transceivers[0].receiver.transport if transceivers else None
+
+
+def udp_socket_count(pc: RTCPeerConnection) -> int:
+    """Open UDP sockets of a peer connection (for leak checks)."""
+    count = 0
+    seen: set[int] = set()
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport._connection
+        if id(connection) in seen:
+            continue
+        seen.add(id(connection))
+        count += sum(1 for p in connection._protocols if not p.transport.is_closing())
+    return count
+
+
+def set_codec_preferences(transceiver: Any, mime_type: str) -> None:
+    """Offer only `mime_type` (and its RTX) on a transceiver."""
+    capabilities = RTCRtpSender.getCapabilities(transceiver.kind)
+    wanted = mime_type.lower()
+    chosen = [c for c in capabilities.codecs if c.mimeType.lower() == wanted]
+    if transceiver.kind == "video":
+        chosen += [c for c in capabilities.codecs if c.mimeType.lower() == "video/rtx"]
+    transceiver.setCodecPreferences(chosen)
+
+
+# --- receiving: the publisher's connection -----------------------------------------------
+
+RtpSink = Callable[[bytes, int], None]
+
+
+def hook_rtp_input(dtls: RTCDtlsTransport, sink: Callable[[bytes, int], None]) -> None:
+    """Hand every decrypted RTP packet of `dtls` to `sink(data, arrival_time_ms)` as raw bytes.
+
+    Replaces the transport's parse-and-route step, so aiortc never builds an RtpPacket and
+    the receivers' jitter buffers and decoders never see media.
+    """
+
+    async def _handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+        sink(data, arrival_time_ms)
+
+    dtls._handle_rtp_data = _handle_rtp_data  # type: ignore[method-assign]
+
+
+class _Probe:
+    """The two attributes aiortc's RTP router reads from a packet."""
+
+    __slots__ = ("ssrc", "payload_type")
+
+    def __init__(self, ssrc: int, payload_type: int) -> None:
+        self.ssrc = ssrc
+        self.payload_type = payload_type
+
+
+def route_rtp(dtls: RTCDtlsTransport, ssrc: int, payload_type: int) -> RTCRtpReceiver | None:
+    """Which receiver aiortc's BUNDLE router assigns an unknown SSRC to (learns it too)."""
+    return dtls._rtp_router.route_rtp(_Probe(ssrc, payload_type))
+
+
+def hook_receiver(receiver: RTCRtpReceiver, on_receive: Callable[[ReceiveInfo], None]) -> None:
+    """Replace the receiver's start: register it for routing, start no decoder and no RTCP task."""
+
+    async def receive(parameters: Any) -> None:
+        if getattr(receiver, "_publicrooms_started", False):
+            return
+        receiver._publicrooms_started = True
+        receiver.transport._register_rtp_receiver(receiver, parameters)
+        rtx: dict[int, int] = {}
+        ssrcs = []
+        for encoding in parameters.encodings:
+            ssrcs.append(encoding.ssrc)
+            if encoding.rtx:
+                rtx[encoding.rtx.ssrc] = encoding.ssrc
+        on_receive(
+            ReceiveInfo(
+                kind=receiver._RTCRtpReceiver__kind,
+                mid=parameters.muxId,
+                codecs=list(parameters.codecs),
+                header_extensions={e.uri: e.id for e in parameters.headerExtensions},
+                ssrcs=tuple(ssrcs),
+                rtx_ssrcs=rtx,
+                rtcp_ssrc=receiver._RTCRtpReceiver__rtcp_ssrc or 0,
+            )
+        )
+
+    receiver.receive = receive  # type: ignore[method-assign]
+
+
+def unhook_receiver(receiver: RTCRtpReceiver) -> None:
+    """Remove a hooked receiver from its transport's router."""
+    if getattr(receiver, "_publicrooms_started", False):
+        receiver.transport._unregister_rtp_receiver(receiver)
+        receiver._publicrooms_started = False
+
+
+async def send_rtcp(dtls: RTCDtlsTransport | None, data: bytes) -> None:
+    """SRTCP-protect and send compound RTCP; silently dropped when not connected."""
+    if dtls is None or dtls.state != "connected":
+        return
+    try:
+        await dtls._send_rtp(data)
+    except ConnectionError:
+        pass
+
+
+# --- sending: the subscriber's connection ------------------------------------------------
+
+
+def set_sender_identity(sender: RTCRtpSender, *, ssrc: int, stream_id: str, track_id: str) -> None:
+    """Choose the SSRC and msid a sender announces; call before the first offer."""
+    sender._ssrc = ssrc
+    sender._stream_id = stream_id
+    sender._track_id = track_id
+
+
+def hook_sender(
+    sender: RTCRtpSender,
+    *,
+    on_start: Callable[[SendInfo], None],
+    rtcp_loop: Callable[[], Awaitable[None]],
+    on_rtcp: Callable[[Any], Awaitable[None]],
+    on_stop: Callable[[], Awaitable[None]],
+) -> None:
+    """Take over a sender: no encoder, no RTP loop; our RTCP loop and RTCP feedback handler.
+
+    aiortc starts `_run_rtp`/`_run_rtcp` from `send()` once DTLS is up and cancels them in
+    `stop()`, waiting on four private events; the replacements keep that contract.
+    """
+    started_rtp = sender._RTCRtpSender__rtp_started
+    exited_rtp = sender._RTCRtpSender__rtp_exited
+    started_rtcp = sender._RTCRtpSender__rtcp_started
+    exited_rtcp = sender._RTCRtpSender__rtcp_exited
+    original_send = sender.send
+
+    async def send(parameters: Any) -> None:
+        if getattr(sender, "_publicrooms_started", False):
+            return
+        sender._publicrooms_started = True
+        sender._publicrooms_parameters = parameters
+        await original_send(parameters)
+
+    async def _run_rtp(codec: Any) -> None:
+        started_rtp.set()
+        parameters = sender._publicrooms_parameters
+        try:
+            on_start(
+                SendInfo(
+                    codecs=list(parameters.codecs),
+                    header_extensions={e.uri: e.id for e in parameters.headerExtensions},
+                    ssrc=sender._ssrc,
+                    rtx_ssrc=sender._rtx_ssrc,
+                    cname=parameters.rtcp.cname,
+                )
+            )
+            await asyncio.get_running_loop().create_future()  # until cancelled by stop()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await on_stop()
+            exited_rtp.set()
+
+    async def _run_rtcp() -> None:
+        started_rtcp.set()
+        try:
+            await rtcp_loop()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            exited_rtcp.set()
+
+    sender.send = send  # type: ignore[method-assign]
+    sender._run_rtp = _run_rtp  # type: ignore[method-assign]
+    sender._run_rtcp = _run_rtcp  # type: ignore[method-assign]
+    sender._handle_rtcp_packet = on_rtcp  # type: ignore[method-assign]
+
+
+class FastPath:
+    """SRTP protect and UDP send for one DTLS transport, bypassing aiortc's async send path."""
+
+    __slots__ = ("protect", "sendto", "addr", "_dtls", "_connection", "_pair")
+
+    def __init__(self, dtls: RTCDtlsTransport) -> None:
+        self._dtls = dtls
+        self._connection = dtls.transport._connection
+        self._pair = None
+        self.protect: Callable[[bytes], bytes] = dtls._tx_srtp.protect
+        self.sendto: Callable[[bytes, Any], None] = _discard
+        self.addr: Any = None
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Re-read the nominated candidate pair (it can change); False when not connected."""
+        if self._dtls.state != "connected":
+            self.sendto = _discard
+            return False
+        pair = self._connection._nominated.get(1)
+        if pair is None:
+            self.sendto = _discard
+            return False
+        if pair is not self._pair:
+            self._pair = pair
+            protocol = pair.protocol
+            if type(protocol) is aioice.ice.StunProtocol:
+                self.sendto = protocol.transport.sendto
+            else:  # TURN-relayed: the protocol wraps data itself, asynchronously
+                self.sendto = _scheduled(protocol.send_data)
+            self.addr = pair.remote_addr
+        return True
+
+
+def _discard(data: bytes, addr: Any) -> None:
+    pass
+
+
+def _scheduled(send_data: Callable[[bytes, Any], Awaitable[None]]) -> Callable[[bytes, Any], None]:
+    def sendto(data: bytes, addr: Any) -> None:
+        asyncio.ensure_future(send_data(data, addr))
+
+    return sendto
+
+
+def fast_path(dtls: RTCDtlsTransport | None) -> FastPath | None:
+    """Fast send path for a connected transport, or None."""
+    if dtls is None or dtls.state != "connected" or dtls._tx_srtp is None:
+        return None
+    return FastPath(dtls)
+
+
+# --- start-up self-test ------------------------------------------------------------------
+
+
+def _require(condition: bool, what: str) -> None:
+    if not condition:
+        raise AdapterMismatch(f"aiortc/aioice internal changed: {what}")
+
+
+def _params(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+async def self_test() -> None:
+    """Fail loudly (AdapterMismatch) if an internal the SFU hooks has moved."""
+    _require(version("aiortc") == AIORTC_VERSION, f"aiortc {version('aiortc')} != {AIORTC_VERSION}")
+    _require(version("aioice") == AIOICE_VERSION, f"aioice {version('aioice')} != {AIOICE_VERSION}")
+    _require(hasattr(aioice.ice, "StunProtocol"), "aioice.ice.StunProtocol")
+    _require(hasattr(aioice.ice, "get_host_addresses"), "aioice.ice.get_host_addresses")
+    _require(
+        _params(aioice.candidate.candidate_foundation)[:3]
+        == ["candidate_type", "candidate_transport", "base_address"],
+        "aioice.candidate.candidate_foundation signature",
+    )
+    _require(_params(RTCDtlsTransport._handle_rtp_data) == ["self", "data", "arrival_time_ms"],
+             "RTCDtlsTransport._handle_rtp_data(data, arrival_time_ms)")
+    _require(_params(RTCDtlsTransport._send_rtp) == ["self", "data"], "RTCDtlsTransport._send_rtp(data)")
+    _require(_params(RTCRtpSender._run_rtp) == ["self", "codec"], "RTCRtpSender._run_rtp(codec)")
+    _require(_params(RTCRtpSender._run_rtcp) == ["self"], "RTCRtpSender._run_rtcp()")
+    _require(_params(RTCRtpSender._handle_rtcp_packet) == ["self", "packet"],
+             "RTCRtpSender._handle_rtcp_packet(packet)")
+    _require(_params(RTCRtpReceiver.receive) == ["self", "parameters"], "RTCRtpReceiver.receive(parameters)")
+
+    pc = new_peer_connection(Network.loopback())
+    try:
+        transceiver = pc.addTransceiver("video", direction="sendonly")
+        sender, receiver = transceiver.sender, transceiver.receiver
+        for name in ("rtp_started", "rtp_exited", "rtcp_started", "rtcp_exited"):
+            _require(isinstance(getattr(sender, f"_RTCRtpSender__{name}", None), asyncio.Event),
+                     f"RTCRtpSender.__{name}")
+        for name in ("_ssrc", "_rtx_ssrc", "_stream_id", "_track_id"):
+            _require(hasattr(sender, name), f"RTCRtpSender.{name}")
+        _require(hasattr(receiver, "_RTCRtpReceiver__rtcp_ssrc"), "RTCRtpReceiver.__rtcp_ssrc")
+        _require(receiver._RTCRtpReceiver__kind == "video", "RTCRtpReceiver.__kind")
+        dtls = receiver.transport
+        for name in ("_rtp_router", "_tx_srtp", "_rx_srtp", "_register_rtp_receiver",
+                     "_unregister_rtp_receiver"):
+            _require(hasattr(dtls, name), f"RTCDtlsTransport.{name}")
+        _require(hasattr(dtls._rtp_router, "route_rtp"), "RtpRouter.route_rtp")
+        _require(route_rtp(dtls, 1234, 96) is None, "RtpRouter.route_rtp(probe)")
+        connection = dtls.transport.iceGatherer._connection
+        _require(dtls.transport._connection is connection, "RTCIceTransport._connection")
+        for name in ("_local_candidates_start", "_local_candidates_end", "_local_candidates",
+                     "_protocols", "_components", "_nominated"):
+            _require(hasattr(connection, name), f"aioice.Connection.{name}")
+        _require(_params(aioice.ice.StunProtocol.send_data) == ["self", "data", "addr"],
+                 "StunProtocol.send_data(data, addr)")
+        # the loopback gatherer really binds and produces a host candidate
+        prepare_gathering(pc)
+        await connection.gather_candidates()
+        candidates = connection.local_candidates
+        _require(len(candidates) == 1 and candidates[0].host == "127.0.0.1", "loopback gathering")
+    finally:
+        await pc.close()
+

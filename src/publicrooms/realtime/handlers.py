@@ -1,0 +1,42 @@
+"""Wrapping of Socket.IO event handlers: domain errors become an `error` event and an ack."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+import structlog
+
+from publicrooms.errors import DomainError, InternalError
+
+log = structlog.get_logger("publicrooms.realtime")
+
+Handler = Callable[..., Awaitable[dict[str, Any] | None]]
+
+
+def error_ack(error: DomainError) -> dict[str, Any]:
+    return {"error": error.payload()}
+
+
+def event_handler(sio: socketio.AsyncServer, event: str) -> Callable[[Handler], Handler]:
+    """Answer the ack with the handler's result, or tell the client what went wrong."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(namespace: str, sid: str, *args: Any) -> dict[str, Any] | None:
+            try:
+                return await handler(namespace, sid, *args)
+            except DomainError as error:
+                await sio.emit("error", error.payload(), to=sid, namespace=namespace)
+                return error_ack(error)
+            except Exception:
+                log.exception("event failed", socket_event=event, namespace=namespace)
+                error = InternalError()
+                await sio.emit("error", error.payload(), to=sid, namespace=namespace)
+                return error_ack(error)
+
+        return wrapper
+
+    return decorate

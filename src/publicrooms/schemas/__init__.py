@@ -1,0 +1,1 @@
+"""Wire shapes (pydantic): requests are validated here, responses are built from these."""

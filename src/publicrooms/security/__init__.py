@@ -1,0 +1,1 @@
+"""Identity, client-address resolution, input cleaning and abuse limits."""

@@ -1,0 +1,1 @@
+"""Use cases: users, rooms, chat. Transport-free; they raise domain errors and broadcast facts."""

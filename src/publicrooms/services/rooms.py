@@ -1,0 +1,158 @@
+"""Rooms: the lobby, seats (join/leave), camera and microphone flags, chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from publicrooms.clock import Clock
+from publicrooms.errors import (
+    AlreadyInRoom,
+    InvalidRequest,
+    NotInRoom,
+    RoomFull,
+    RoomNotFound,
+    SystemAtCapacity,
+)
+from publicrooms.schemas.rooms import MessageRead, ParticipantRead, RoomRead
+from publicrooms.security.sanitize import clean_message
+from publicrooms.services.broadcast import Broadcaster
+from publicrooms.services.locks import KeyedLocks
+from publicrooms.services.views import iso, message_view, participant_view, room_view
+from publicrooms.store.presence import PresenceStore, Seat, SeatOutcome
+from publicrooms.store.sql import RoomRecord, SqlStore, UserRecord
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    room: RoomRead
+    participants: list[ParticipantRead]
+    recent_messages: list[MessageRead]
+    seated_now: bool
+
+
+class RoomService:
+    def __init__(self, *, sql: SqlStore, presence: PresenceStore, broadcaster: Broadcaster,
+                 clock: Clock, rooms: list[RoomRecord], system_capacity: int,
+                 history_length: int, message_max: int) -> None:
+        self._sql = sql
+        self._presence = presence
+        self._broadcaster = broadcaster
+        self._clock = clock
+        self._rooms = {room.id: room for room in rooms}
+        self._system_capacity = system_capacity
+        self._history_length = history_length
+        self._message_max = message_max
+        # Seat changes for one user are serialised so the SQL record follows presence exactly.
+        self._user_locks = KeyedLocks()
+
+    def room(self, room_id: str) -> RoomRecord:
+        room = self._rooms.get(room_id)
+        if room is None:
+            raise RoomNotFound()
+        return room
+
+    async def room_read(self, room_id: str) -> RoomRead:
+        room = self.room(room_id)
+        return room_view(room.id, room.name, room.capacity,
+                         await self._presence.occupancy(room.id))
+
+    async def list_rooms(self) -> list[RoomRead]:
+        occupancy = await self._presence.occupancies()
+        return [room_view(r.id, r.name, r.capacity, occupancy.get(r.id, 0))
+                for r in sorted(self._rooms.values(), key=lambda r: r.position)]
+
+    async def participants(self, room_id: str) -> list[ParticipantRead]:
+        self.room(room_id)
+        return [participant_view(seat) for seat in await self._presence.seats(room_id)]
+
+    async def join_room(self, *, room_id: str, user: UserRecord,
+                        skip_sid: str | None = None) -> JoinResult:
+        """Take a seat (or keep the one already held here) and say so to the room and lobby."""
+        room = self.room(room_id)
+        async with self._user_locks.hold(user.id):
+            result = await self._presence.take_seat(
+                Seat(room_id=room.id, user_id=user.id, display_name=user.display_name,
+                     joined_at=self._clock.now()),
+                capacity=room.capacity, system_capacity=self._system_capacity,
+            )
+            match result.outcome:
+                case SeatOutcome.IN_OTHER_ROOM:
+                    raise AlreadyInRoom(details={"roomId": result.seat.room_id})
+                case SeatOutcome.ROOM_FULL:
+                    raise RoomFull()
+                case SeatOutcome.SYSTEM_FULL:
+                    raise SystemAtCapacity()
+            seated_now = result.outcome is SeatOutcome.SEATED
+            if seated_now:
+                await self._sql.add_participant(room_id=room.id, user_id=user.id,
+                                                joined_at=result.seat.joined_at)
+        if seated_now:
+            await self._broadcaster.to_room(room.id, "user-joined", {
+                "userId": user.id, "userName": user.display_name,
+                "joinedAt": iso(result.seat.joined_at), "currentOccupancy": result.occupancy,
+                "isVideoEnabled": False, "isAudioEnabled": False,
+            }, skip_sid=skip_sid)
+            await self._announce_occupancy(room, result.occupancy)
+        messages = await self._sql.recent_messages(room.id, self._history_length)
+        return JoinResult(
+            room=room_view(room.id, room.name, room.capacity, result.occupancy),
+            participants=await self.participants(room.id),
+            recent_messages=[message_view(m) for m in messages],
+            seated_now=seated_now,
+        )
+
+    async def leave_room(self, *, user_id: str, room_id: str | None = None) -> bool:
+        """Give up the user's seat (in `room_id`, if named); False when there was none."""
+        async with self._user_locks.hold(user_id):
+            seat = await self._presence.seat_of(user_id)
+            if seat is None or (room_id is not None and seat.room_id != room_id):
+                return False
+            released = await self._presence.release_seat(user_id)
+            if released is None:
+                return False
+            seat, occupancy = released
+            await self._sql.remove_participant(user_id=user_id)
+        await self._broadcaster.detach(seat.room_id, user_id)
+        await self._broadcaster.to_room(seat.room_id, "user-left",
+                                        {"userId": user_id, "currentOccupancy": occupancy})
+        await self._announce_occupancy(self.room(seat.room_id), occupancy)
+        return True
+
+    async def seated_in(self, *, user_id: str, room_id: str) -> Seat:
+        seat = await self._presence.seat_of(user_id)
+        if seat is None or seat.room_id != room_id:
+            raise NotInRoom()
+        return seat
+
+    async def toggle_media(self, *, room_id: str, user_id: str, kind: str, enabled: bool,
+                           skip_sid: str | None = None) -> None:
+        """Switch a participant's camera or microphone flag and tell the room."""
+        if kind not in ("audio", "video"):
+            raise InvalidRequest("kind must be audio or video")
+        await self.seated_in(user_id=user_id, room_id=room_id)
+        async with self._user_locks.hold(user_id):
+            seat = await self._presence.set_media(user_id, kind, enabled)
+            if seat is None:
+                raise NotInRoom()
+            await self._sql.set_participant_media(user_id=user_id, kind=kind, enabled=enabled)
+        await self._broadcaster.to_room(room_id, f"participant-{kind}-toggle",
+                                        {"userId": user_id, "enabled": enabled},
+                                        skip_sid=skip_sid)
+
+    async def send_message(self, *, room_id: str, user_id: str, content: object) -> MessageRead:
+        """Persist a chat message and broadcast it to the whole room, sender included."""
+        seat = await self.seated_in(user_id=user_id, room_id=room_id)
+        text = clean_message(content, self._message_max)
+        record = await self._sql.add_message(room_id=room_id, user_id=user_id,
+                                             sender_name=seat.display_name, content=text,
+                                             created_at=self._clock.now())
+        message = message_view(record)
+        await self._broadcaster.to_room(room_id, "new-message",
+                                        {"roomId": room_id, "message": message.wire()})
+        return message
+
+    async def _announce_occupancy(self, room: RoomRecord, occupancy: int) -> None:
+        await self._broadcaster.to_lobby("room-occupancy-update", {
+            "roomId": room.id, "currentOccupancy": occupancy, "capacity": room.capacity,
+            "isFull": occupancy >= room.capacity,
+        })

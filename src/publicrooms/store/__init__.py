@@ -1,0 +1,1 @@
+"""Persistence (SQL) and shared live state (presence) behind small interfaces."""

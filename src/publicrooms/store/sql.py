@@ -1,0 +1,218 @@
+"""SQL repository: the only code that writes queries. Every statement is parameterised."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from publicrooms.store import models
+from publicrooms.store.database import session_factory
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: str
+    ip_key: str
+    display_name: str
+    created_at: datetime
+    last_active_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    id: str
+    name: str
+    capacity: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: str
+    room_id: str
+    user_id: str
+    sender_name: str
+    content: str
+    created_at: datetime
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands datetimes back naive; they were stored as UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _user(row: models.User) -> UserRecord:
+    return UserRecord(row.id, row.ip_key, row.display_name, _utc(row.created_at),
+                      _utc(row.last_active_at))
+
+
+def _message(row: models.Message) -> MessageRecord:
+    return MessageRecord(row.id, row.room_id, row.user_id, row.sender_name, row.content,
+                         _utc(row.created_at))
+
+
+class SqlStore:
+    """Durable records: users, rooms, participants, messages."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._session: async_sessionmaker = session_factory(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # users ---------------------------------------------------------------------------------
+
+    async def upsert_user(self, *, ip_key: str, display_name: str, now: datetime) -> UserRecord:
+        """The user of this IP key, created or renamed."""
+        for _ in range(3):
+            async with self._session() as session, session.begin():
+                row = await session.scalar(
+                    select(models.User).where(models.User.ip_key == ip_key).with_for_update()
+                )
+                if row is None:
+                    row = models.User(id=str(uuid.uuid4()), ip_key=ip_key,
+                                      display_name=display_name, created_at=now,
+                                      last_active_at=now)
+                    session.add(row)
+                else:
+                    row.display_name = display_name
+                    row.last_active_at = now
+                try:
+                    await session.flush()
+                except IntegrityError:
+                    # Two first requests from one IP raced; the loser retries and finds the row.
+                    await session.rollback()
+                    continue
+                return _user(row)
+        raise RuntimeError("could not create the user")
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        async with self._session() as session:
+            row = await session.get(models.User, user_id)
+            return _user(row) if row else None
+
+    async def get_user_by_ip_key(self, ip_key: str) -> UserRecord | None:
+        async with self._session() as session:
+            row = await session.scalar(select(models.User).where(models.User.ip_key == ip_key))
+            return _user(row) if row else None
+
+    async def touch_users(self, last_active: dict[str, datetime]) -> None:
+        """Record last activity for many users at once."""
+        if not last_active:
+            return
+        async with self._session() as session, session.begin():
+            for user_id, when in last_active.items():
+                await session.execute(
+                    update(models.User).where(models.User.id == user_id)
+                    .values(last_active_at=when)
+                )
+
+    async def inactive_users(self, before: datetime) -> list[UserRecord]:
+        async with self._session() as session:
+            rows = await session.scalars(
+                select(models.User).where(models.User.last_active_at < before)
+            )
+            return [_user(row) for row in rows]
+
+    async def delete_users(self, user_ids: Sequence[str]) -> int:
+        """Delete users; their participation and messages go with them (cascade)."""
+        if not user_ids:
+            return 0
+        async with self._session() as session, session.begin():
+            result = await session.execute(
+                delete(models.User).where(models.User.id.in_(list(user_ids)))
+            )
+            return result.rowcount or 0
+
+    # rooms ---------------------------------------------------------------------------------
+
+    async def sync_rooms(self, rooms: Sequence[RoomRecord], now: datetime) -> None:
+        """Create configured rooms that are missing and update names/capacities of the rest."""
+        async with self._session() as session, session.begin():
+            existing = {row.id: row for row in await session.scalars(select(models.Room))}
+            for room in rooms:
+                row = existing.get(room.id)
+                if row is None:
+                    session.add(models.Room(id=room.id, name=room.name, capacity=room.capacity,
+                                            position=room.position, created_at=now))
+                else:
+                    row.name, row.capacity, row.position = room.name, room.capacity, room.position
+
+    async def list_rooms(self) -> list[RoomRecord]:
+        async with self._session() as session:
+            rows = await session.scalars(select(models.Room).order_by(models.Room.position))
+            return [RoomRecord(r.id, r.name, r.capacity, r.position) for r in rows]
+
+    # participants --------------------------------------------------------------------------
+
+    async def add_participant(self, *, room_id: str, user_id: str, joined_at: datetime) -> None:
+        async with self._session() as session, session.begin():
+            exists = await session.scalar(
+                select(models.Participant.id).where(
+                    models.Participant.room_id == room_id, models.Participant.user_id == user_id
+                )
+            )
+            if exists is None:
+                session.add(models.Participant(room_id=room_id, user_id=user_id,
+                                               joined_at=joined_at, is_audio_enabled=False,
+                                               is_video_enabled=False))
+
+    async def remove_participant(self, *, user_id: str) -> None:
+        async with self._session() as session, session.begin():
+            await session.execute(
+                delete(models.Participant).where(models.Participant.user_id == user_id)
+            )
+
+    async def set_participant_media(self, *, user_id: str, kind: str, enabled: bool) -> None:
+        column = "is_video_enabled" if kind == "video" else "is_audio_enabled"
+        async with self._session() as session, session.begin():
+            await session.execute(
+                update(models.Participant).where(models.Participant.user_id == user_id)
+                .values({column: enabled})
+            )
+
+    async def clear_participants(self) -> None:
+        """Forget every seat (live presence did not survive a restart)."""
+        async with self._session() as session, session.begin():
+            await session.execute(delete(models.Participant))
+
+    async def count_participants(self, room_id: str) -> int:
+        async with self._session() as session:
+            return await session.scalar(
+                select(func.count()).select_from(models.Participant)
+                .where(models.Participant.room_id == room_id)
+            ) or 0
+
+    # messages ------------------------------------------------------------------------------
+
+    async def add_message(self, *, room_id: str, user_id: str, sender_name: str, content: str,
+                          created_at: datetime) -> MessageRecord:
+        row = models.Message(id=str(uuid.uuid4()), room_id=room_id, user_id=user_id,
+                             sender_name=sender_name, content=content, created_at=created_at)
+        async with self._session() as session, session.begin():
+            session.add(row)
+        return _message(row)
+
+    async def recent_messages(self, room_id: str, limit: int) -> list[MessageRecord]:
+        """The newest `limit` messages of a room, oldest first."""
+        async with self._session() as session:
+            rows = await session.scalars(
+                select(models.Message).where(models.Message.room_id == room_id)
+                .order_by(models.Message.seq.desc())
+                .limit(limit)
+            )
+            return [_message(row) for row in reversed(list(rows))]
+
+    async def count_messages(self, *, user_id: str | None = None) -> int:
+        query = select(func.count()).select_from(models.Message)
+        if user_id is not None:
+            query = query.where(models.Message.user_id == user_id)
+        async with self._session() as session:
+            return await session.scalar(query) or 0

@@ -1,0 +1,181 @@
+// The lobby: every public room with live occupancy, from the "/" namespace.
+
+import { listRooms } from "../api";
+import { namespace } from "../connection";
+import { h, clear } from "../dom";
+import { occupancyLabel } from "../format";
+import type { Room } from "../types";
+
+type JoinHandler = (room: Room) => void;
+
+interface OccupancyUpdate {
+  roomId: string;
+  currentOccupancy: number;
+  capacity?: number;
+  isFull?: boolean;
+}
+
+/** Live room list shared by the lobby view and the join dialog ("other rooms to try"). */
+export class RoomDirectory {
+  private rooms = new Map<string, Room>();
+  private listeners = new Set<() => void>();
+  private socket = namespace("/");
+  loaded = false;
+  loadError = "";
+
+  constructor() {
+    this.socket.on("rooms", (payload: { rooms: Room[] } | Room[]) => {
+      this.replace(Array.isArray(payload) ? payload : payload.rooms);
+    });
+    this.socket.on("room-occupancy-update", (u: OccupancyUpdate) => this.update(u));
+  }
+
+  /** Starts listening; the REST list paints quickly, the socket snapshot then keeps it live. */
+  start(): void {
+    if (!this.socket.active) this.socket.connect();
+    listRooms()
+      .then((rooms) => {
+        if (!this.loaded) this.replace(rooms);
+      })
+      .catch(() => {
+        if (!this.loaded) {
+          this.loadError = "The room list couldn't be loaded. Retrying…";
+          this.notify();
+        }
+      });
+  }
+
+  stop(): void {
+    this.socket.disconnect();
+  }
+
+  list(): Room[] {
+    return [...this.rooms.values()];
+  }
+
+  get(id: string): Room | undefined {
+    return this.rooms.get(id);
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private replace(rooms: Room[]): void {
+    this.rooms = new Map(rooms.map((r) => [r.id, { ...r }]));
+    this.loaded = true;
+    this.loadError = "";
+    this.notify();
+  }
+
+  update(u: OccupancyUpdate): void {
+    const room = this.rooms.get(u.roomId);
+    if (!room) return;
+    room.currentOccupancy = u.currentOccupancy;
+    if (typeof u.capacity === "number") room.capacity = u.capacity;
+    room.isFull = typeof u.isFull === "boolean" ? u.isFull : room.currentOccupancy >= room.capacity;
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const fn of this.listeners) fn();
+  }
+}
+
+export class LobbyView {
+  readonly el: HTMLElement;
+  private listEl: HTMLUListElement;
+  private summaryEl: HTMLParagraphElement;
+  private cards = new Map<string, { li: HTMLLIElement; render: (room: Room) => void }>();
+
+  constructor(private directory: RoomDirectory, private onJoin: JoinHandler) {
+    this.summaryEl = h("p", { class: "lobby-summary", "aria-live": "polite" }, "Loading rooms…");
+    this.listEl = h("ul", { class: "room-list", "aria-label": "Study rooms" });
+    this.el = h(
+      "section",
+      { class: "lobby", "aria-labelledby": "lobby-title" },
+      h(
+        "div",
+        { class: "lobby-intro" },
+        h("h1", { id: "lobby-title" }, "Study rooms"),
+        h("p", { class: "lead" }, "Pick a room, choose a name, and study alongside others. No account needed — camera and microphone stay off until you turn them on."),
+        this.summaryEl,
+      ),
+      this.listEl,
+    );
+    directory.subscribe(() => this.render());
+  }
+
+  render(): void {
+    const rooms = this.directory.list();
+    if (!this.directory.loaded) {
+      this.summaryEl.textContent = this.directory.loadError || "Loading rooms…";
+      return;
+    }
+    const people = rooms.reduce((n, r) => n + r.currentOccupancy, 0);
+    const open = rooms.filter((r) => !r.isFull).length;
+    this.summaryEl.textContent = `${people} ${people === 1 ? "person" : "people"} studying · ${open} of ${rooms.length} rooms have free seats`;
+
+    const seen = new Set<string>();
+    rooms.forEach((room, index) => {
+      seen.add(room.id);
+      let card = this.cards.get(room.id);
+      if (!card) {
+        card = this.createCard(room);
+        this.cards.set(room.id, card);
+      }
+      card.render(room);
+      // Keep server order without rebuilding nodes (preserves keyboard focus).
+      if (this.listEl.children[index] !== card.li) this.listEl.insertBefore(card.li, this.listEl.children[index] ?? null);
+    });
+    for (const [id, card] of this.cards) {
+      if (!seen.has(id)) {
+        card.li.remove();
+        this.cards.delete(id);
+      }
+    }
+    if (rooms.length === 0) {
+      clear(this.listEl);
+      this.summaryEl.textContent = "No rooms are open right now.";
+    }
+  }
+
+  private createCard(initial: Room) {
+    const title = h("h2", { class: "room-name", id: `room-${initial.id}-name` });
+    const count = h("span", { class: "room-count" });
+    const meter = h("meter", { class: "room-meter", min: 0, "aria-hidden": "true" });
+    const badge = h("span", { class: "badge" });
+    const button = h("button", { type: "button", class: "btn btn-primary room-join" });
+    button.addEventListener("click", () => {
+      const room = this.directory.get(initial.id);
+      if (room) this.onJoin(room);
+    });
+    const li = h(
+      "li",
+      { class: "room-card", "data-room-id": initial.id },
+      h("div", { class: "room-card-head" }, title, badge),
+      h("div", { class: "room-occupancy" }, meter, count),
+      button,
+    );
+    const render = (room: Room) => {
+      title.textContent = room.name;
+      count.textContent = `${room.currentOccupancy} / ${room.capacity}`;
+      count.setAttribute("aria-label", occupancyLabel(room.currentOccupancy, room.capacity));
+      meter.max = Math.max(room.capacity, 1);
+      meter.value = Math.min(room.currentOccupancy, room.capacity);
+      meter.low = Math.max(room.capacity * 0.6, 0.1);
+      meter.high = Math.max(room.capacity - 0.5, 0.1);
+      meter.optimum = 0;
+      li.classList.toggle("is-full", room.isFull);
+      li.classList.toggle("is-empty", room.currentOccupancy === 0);
+      badge.textContent = room.isFull ? "Full" : room.currentOccupancy === 0 ? "Empty" : "Open";
+      badge.className = `badge ${room.isFull ? "badge-full" : "badge-open"}`;
+      button.textContent = room.isFull ? "Full" : "Join";
+      button.disabled = room.isFull;
+      button.setAttribute("aria-label", room.isFull ? `${room.name} is full` : `Join ${room.name}`);
+      li.dataset.full = String(room.isFull);
+    };
+    return { li, render };
+  }
+}

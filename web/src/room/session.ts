@@ -1,0 +1,214 @@
+// A user's seat in one room: the room namespace socket, join / queue / re-join after a
+// reconnect, and the room events, forwarded to whoever renders them.
+
+import type { Socket } from "socket.io-client";
+import { namespace, refusalOf, reportProblem } from "../connection";
+import { toApiError } from "../errors";
+import type { ApiError, ChatMessage, JoinSuccess, User } from "../types";
+import { isError } from "../types";
+
+const ACK_TIMEOUT_MS = 15000;
+
+export interface RoomEvents {
+  /** A (re-)join succeeded: render everything from this snapshot. */
+  joined: (state: JoinSuccess, isRejoin: boolean) => void;
+  queued: (position: number) => void;
+  /** Joining failed (initially or when re-joining after a reconnect). */
+  failed: (error: ApiError) => void;
+  "user-joined": (p: { userId: string; userName: string; joinedAt?: string; currentOccupancy?: number }) => void;
+  "user-left": (p: { userId: string; currentOccupancy?: number }) => void;
+  "new-message": (p: { roomId?: string; message: ChatMessage }) => void;
+  "participant-video-toggle": (p: { userId: string; enabled: boolean }) => void;
+  "participant-audio-toggle": (p: { userId: string; enabled: boolean }) => void;
+  "active-speaker": (p: { userId: string | null }) => void;
+  "rate-limit-exceeded": (p: { action?: string; resetTime?: string | number; retryAfter?: number }) => void;
+  notice: (error: ApiError) => void;
+  connection: (connected: boolean) => void;
+}
+
+type Handlers = { [K in keyof RoomEvents]?: RoomEvents[K][] };
+
+export class RoomSession {
+  readonly socket: Socket;
+  private handlers: Handlers = {};
+  private joined = false;
+  private disposed = false;
+  private joining: Promise<void> | null = null;
+  private retryTimer: number | undefined;
+  private wasConnected = false;
+
+  constructor(readonly roomId: string, public user: User) {
+    this.socket = namespace(`/public-room/${encodeURIComponent(roomId)}`);
+    this.socket.removeAllListeners();
+    this.bind();
+  }
+
+  on<K extends keyof RoomEvents>(event: K, fn: RoomEvents[K]): void {
+    ((this.handlers[event] ??= []) as RoomEvents[K][]).push(fn);
+  }
+
+  private emitLocal<K extends keyof RoomEvents>(event: K, ...args: Parameters<RoomEvents[K]>): void {
+    for (const fn of this.handlers[event] ?? []) (fn as (...a: Parameters<RoomEvents[K]>) => void)(...args);
+  }
+
+  get isJoined(): boolean {
+    return this.joined;
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /** Connects the namespace (if needed) and emits join-room; the outcome arrives as an event. */
+  start(): void {
+    if (this.socket.connected) void this.join();
+    else this.socket.connect();
+  }
+
+  private bind(): void {
+    const s = this.socket;
+    s.on("connect", () => {
+      this.wasConnected = true;
+      this.emitLocal("connection", true);
+      // Covers the first connect and every reconnect: join-room is idempotent, and its ack
+      // carries the full room state (participants, recent chat) to re-render from.
+      void this.join();
+    });
+    s.on("disconnect", (reason) => {
+      this.emitLocal("connection", false);
+      if (this.disposed) return;
+      // The server closed this namespace (timeout, shutdown…): the client library won't retry, we do.
+      if (reason === "io server disconnect") this.scheduleReconnect(2);
+    });
+    s.on("connect_error", (err: Error & { data?: unknown }) => {
+      if (this.disposed) return;
+      const refusal = refusalOf(err);
+      if (refusal) {
+        const error: ApiError = { code: refusal.code, message: refusal.message, retryAfter: refusal.retryAfter };
+        if (this.joined) this.emitLocal("notice", error);
+        else this.emitLocal("failed", error);
+        // A refused namespace connection is not retried by the library.
+        if (!s.active && refusal.retryAfter && this.joined) this.scheduleReconnect(refusal.retryAfter);
+      } else if (!s.active && !this.joined) {
+        this.emitLocal("failed", { code: "NETWORK", message: err.message });
+      }
+    });
+    s.on("ping", () => s.emit("pong"));
+    s.on("queue-position-changed", (p: { position: number }) => this.emitLocal("queued", p.position));
+    s.on("queue-admitted", () => void this.join());
+    s.on("user-joined", (p) => this.emitLocal("user-joined", p));
+    s.on("user-left", (p) => this.emitLocal("user-left", p));
+    s.on("new-message", (p) => this.emitLocal("new-message", p));
+    s.on("participant-video-toggle", (p) => this.emitLocal("participant-video-toggle", p));
+    s.on("participant-audio-toggle", (p) => this.emitLocal("participant-audio-toggle", p));
+    s.on("active-speaker", (p) => this.emitLocal("active-speaker", p ?? { userId: null }));
+    s.on("rate-limit-exceeded", (p) => this.emitLocal("rate-limit-exceeded", p ?? {}));
+    s.on("connection-rejected", (p) => {
+      const error = toApiError(p, "CONNECTION_REJECTED");
+      if (this.joined) this.emitLocal("notice", error);
+      else this.emitLocal("failed", error);
+    });
+    s.on("error", (p) => this.emitLocal("notice", toApiError(p, "ERROR")));
+    s.on("server-shutting-down", () => {
+      reportProblem("The server is restarting. You'll be reconnected automatically.");
+      this.emitLocal("notice", { code: "SERVER_SHUTTING_DOWN", message: "The server is restarting. You'll be reconnected automatically." });
+    });
+  }
+
+  private scheduleReconnect(seconds: number): void {
+    window.clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => {
+      if (!this.disposed && !this.socket.active) this.socket.connect();
+    }, Math.max(1, seconds) * 1000);
+  }
+
+  private join(): Promise<void> {
+    this.joining ??= this.doJoin().finally(() => {
+      this.joining = null;
+    });
+    return this.joining;
+  }
+
+  private async doJoin(): Promise<void> {
+    const isRejoin = this.joined;
+    let ack: unknown;
+    try {
+      ack = await this.socket
+        .timeout(ACK_TIMEOUT_MS)
+        .emitWithAck("join-room", { userId: this.user.userId, userName: this.user.displayName });
+    } catch {
+      if (this.disposed) return;
+      // No answer: if the socket is still up, the server is slow; tell the user, keep the seat.
+      if (!this.socket.connected) return; // the next "connect" re-joins
+      const error: ApiError = { code: "TIMEOUT", message: "" };
+      if (isRejoin) this.emitLocal("notice", error);
+      else this.emitLocal("failed", error);
+      return;
+    }
+    if (this.disposed) return;
+    if (isError(ack)) {
+      const error = toApiError(ack);
+      if (error.code === "SYSTEM_AT_CAPACITY") {
+        const position = Number(error.details?.position ?? 0);
+        this.emitLocal("queued", position);
+        return;
+      }
+      this.joined = false;
+      this.emitLocal("failed", error);
+      return;
+    }
+    const state = ack as JoinSuccess;
+    if (state.self) this.user = state.self;
+    this.joined = true;
+    this.emitLocal("joined", state, isRejoin);
+  }
+
+  sendMessage(content: string): Promise<{ message?: ChatMessage; error?: ApiError }> {
+    return this.request("send-message", { content }).then((ack) =>
+      isError(ack) ? { error: toApiError(ack) } : { message: (ack as { message?: ChatMessage }).message },
+    );
+  }
+
+  toggle(kind: "video" | "audio", enabled: boolean): Promise<{ error?: ApiError }> {
+    return this.request(`toggle-${kind}`, { userId: this.user.userId, enabled }).then((ack) =>
+      isError(ack) ? { error: toApiError(ack) } : {},
+    );
+  }
+
+  private async request(event: string, payload: unknown): Promise<unknown> {
+    if (!this.socket.connected) return { error: { code: "NETWORK", message: "" } };
+    try {
+      return await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+    } catch {
+      return { error: { code: "TIMEOUT", message: "" } };
+    }
+  }
+
+  /** Leaves the room (or the queue) and closes the namespace. */
+  async leave(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    window.clearTimeout(this.retryTimer);
+    if (this.socket.connected) {
+      try {
+        await this.socket.timeout(3000).emitWithAck("leave-room", { userId: this.user.userId });
+      } catch {
+        // Disconnecting below releases the seat on the server anyway.
+      }
+    }
+    this.dispose();
+  }
+
+  /** Drops the socket without telling the server (it notices the disconnect). */
+  dispose(): void {
+    this.disposed = true;
+    this.joined = false;
+    window.clearTimeout(this.retryTimer);
+    this.socket.removeAllListeners();
+    this.socket.disconnect();
+  }
+
+  get hasConnectedBefore(): boolean {
+    return this.wasConnected;
+  }
+}

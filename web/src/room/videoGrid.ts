@@ -1,0 +1,160 @@
+// The responsive video grid: the user's own preview plus one tile per other participant,
+// each with a name; remote audio plays from a hidden <audio> per participant.
+
+import { h, icon, ICONS } from "../dom";
+import { colourFor, initials } from "../format";
+import type { Participant } from "../types";
+
+interface Tile {
+  el: HTMLElement;
+  video: HTMLVideoElement;
+  audio: HTMLAudioElement | null;
+  name: HTMLSpanElement;
+  avatar: HTMLSpanElement;
+  micState: HTMLSpanElement;
+  stream: MediaStream | null;
+}
+
+export class VideoGrid {
+  readonly el: HTMLElement;
+  private tiles = new Map<string, Tile>();
+  private selfId = "";
+  private soundBlocked = false;
+  private soundButton: HTMLButtonElement;
+  private remoteStreams = new Map<string, MediaStream>();
+
+  constructor() {
+    this.soundButton = h("button", { type: "button", class: "btn btn-primary sound-unlock", hidden: true }, "Turn on room sound");
+    this.soundButton.addEventListener("click", () => this.unlockSound());
+    this.el = h("section", { class: "video-grid", "aria-label": "Cameras", "data-count": 0 });
+  }
+
+  /** The "sound is blocked by the browser" button, placed by the room view. */
+  get soundUnlock(): HTMLButtonElement {
+    return this.soundButton;
+  }
+
+  setSelf(userId: string, localStream: MediaStream): void {
+    if (this.selfId && this.selfId !== userId) this.removeTile(this.selfId);
+    this.selfId = userId;
+    const tile = this.ensureTile(userId, true);
+    if (tile.video.srcObject !== localStream) tile.video.srcObject = localStream;
+    tile.stream = localStream;
+  }
+
+  /** Syncs tiles with the participant list (tiles appear and disappear with people). */
+  render(participants: Iterable<Participant>, speakerId: string | null, localVideoOn: boolean): void {
+    const seen = new Set<string>();
+    for (const p of participants) {
+      seen.add(p.userId);
+      const isSelf = p.userId === this.selfId;
+      const tile = this.ensureTile(p.userId, isSelf);
+      tile.name.textContent = isSelf ? `${p.displayName} (you)` : p.displayName;
+      tile.avatar.textContent = initials(p.displayName);
+      tile.el.setAttribute("aria-label", isSelf ? `Your camera, ${p.displayName}` : `${p.displayName}'s camera`);
+      const stream = isSelf ? tile.stream : this.remoteStreams.get(p.userId) ?? null;
+      if (!isSelf) this.attachRemote(tile, stream);
+      const hasVideo = isSelf ? localVideoOn : p.isVideoEnabled && !!stream && stream.getVideoTracks().some((t) => t.readyState === "live");
+      tile.el.classList.toggle("has-video", hasVideo);
+      tile.el.classList.toggle("is-speaking", p.userId === speakerId);
+      tile.el.dataset.video = String(p.isVideoEnabled);
+      tile.el.dataset.audio = String(p.isAudioEnabled);
+      tile.micState.replaceChildren(icon(p.isAudioEnabled ? ICONS.mic : ICONS.micOff));
+      tile.micState.className = `tile-mic ${p.isAudioEnabled ? "on" : "off"}`;
+      tile.micState.setAttribute("aria-label", p.isAudioEnabled ? "microphone on" : "microphone off");
+      if (hasVideo && tile.video.paused) void tile.video.play().catch(() => undefined);
+    }
+    for (const id of [...this.tiles.keys()]) if (!seen.has(id)) this.removeTile(id);
+    // Keep self first, then join order as given.
+    const order = [this.selfId, ...[...seen].filter((id) => id !== this.selfId)];
+    order.forEach((id, index) => {
+      const tile = this.tiles.get(id);
+      if (tile && this.el.children[index] !== tile.el) this.el.insertBefore(tile.el, this.el.children[index] ?? null);
+    });
+    this.el.dataset.count = String(this.tiles.size);
+  }
+
+  /** A remote stream arrived (its id is the publisher's userId) or changed tracks. */
+  setRemoteStream(userId: string, stream: MediaStream | null): void {
+    if (stream) this.remoteStreams.set(userId, stream);
+    else this.remoteStreams.delete(userId);
+    const tile = this.tiles.get(userId);
+    if (tile) this.attachRemote(tile, stream);
+  }
+
+  remoteStream(userId: string): MediaStream | undefined {
+    return this.remoteStreams.get(userId);
+  }
+
+  private attachRemote(tile: Tile, stream: MediaStream | null): void {
+    if (tile.stream === stream && (!stream || tile.video.srcObject === stream)) return;
+    tile.stream = stream;
+    tile.video.srcObject = stream;
+    if (!tile.audio) {
+      tile.audio = h("audio", { class: "tile-audio", autoplay: true });
+      tile.el.append(tile.audio);
+    }
+    tile.audio.srcObject = stream;
+    if (stream) {
+      void tile.video.play().catch(() => undefined);
+      this.playAudio(tile.audio);
+    }
+  }
+
+  private playAudio(audio: HTMLAudioElement): void {
+    audio.muted = false;
+    audio.play().catch((err: unknown) => {
+      // Autoplay with sound needs a user gesture (e.g. after a reload): offer a button.
+      if (err instanceof DOMException && err.name === "NotAllowedError") {
+        this.soundBlocked = true;
+        this.soundButton.hidden = false;
+      }
+    });
+  }
+
+  private unlockSound(): void {
+    this.soundBlocked = false;
+    this.soundButton.hidden = true;
+    for (const tile of this.tiles.values()) if (tile.audio?.srcObject) this.playAudio(tile.audio);
+  }
+
+  get isSoundBlocked(): boolean {
+    return this.soundBlocked;
+  }
+
+  private ensureTile(userId: string, isSelf: boolean): Tile {
+    let tile = this.tiles.get(userId);
+    if (tile) return tile;
+    const video = h("video", { class: "tile-video", autoplay: true, playsinline: true, muted: true });
+    video.muted = true; // the attribute alone doesn't set the property in every browser
+    const avatar = h("span", { class: `avatar avatar-lg avatar-c${colourFor(userId)}`, "aria-hidden": "true" });
+    const name = h("span", { class: "tile-name" });
+    const micState = h("span", { class: "tile-mic", role: "img" });
+    const el = h(
+      "figure",
+      { class: `tile${isSelf ? " is-self" : ""}`, "data-user-id": userId, role: "group" },
+      video,
+      h("div", { class: "tile-placeholder" }, avatar),
+      h("figcaption", { class: "tile-caption" }, micState, name),
+    );
+    tile = { el, video, audio: null, name, avatar, micState, stream: null };
+    this.tiles.set(userId, tile);
+    this.el.append(el);
+    return tile;
+  }
+
+  private removeTile(userId: string): void {
+    const tile = this.tiles.get(userId);
+    if (!tile) return;
+    tile.video.srcObject = null;
+    if (tile.audio) tile.audio.srcObject = null;
+    tile.el.remove();
+    this.tiles.delete(userId);
+  }
+
+  clear(): void {
+    for (const id of [...this.tiles.keys()]) this.removeTile(id);
+    this.remoteStreams.clear();
+    this.soundButton.hidden = true;
+  }
+}

@@ -1,0 +1,1 @@
+"""Test support: a live server in a thread, clients with their own loopback addresses, polling."""

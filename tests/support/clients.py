@@ -1,0 +1,99 @@
+"""Clients that reach the server from a chosen loopback address, as distinct people would."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import httpx
+import socketio
+
+_next_host = itertools.count(2)
+
+
+def new_ip() -> str:
+    """A fresh loopback address (127.0.x.y), one per simulated person."""
+    n = next(_next_host)
+    return f"127.0.{(n // 250) % 250}.{n % 250 + 2}"
+
+
+def http_client(base_url: str, ip: str) -> httpx.AsyncClient:
+    transport = httpx.AsyncHTTPTransport(local_address=ip)
+    return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=20)
+
+
+class SocketClient:
+    """A socket.io AsyncClient bound to one source address that records every event."""
+
+    def __init__(self, base_url: str, ip: str, namespace: str = "/") -> None:
+        self.base_url = base_url
+        self.ip = ip
+        self.namespace = namespace
+        self.session: aiohttp.ClientSession | None = None
+        self.sio: socketio.AsyncClient | None = None
+        self.events: dict[str, list[Any]] = defaultdict(list)
+        self.connect_error: Any = None
+
+    async def connect(self, transports: list[str] | None = None, *,
+                      expect_refusal: bool = False, **kwargs: Any) -> SocketClient:
+        connector = aiohttp.TCPConnector(local_addr=(self.ip, 0), force_close=True)
+        self.session = aiohttp.ClientSession(connector=connector)
+        self.sio = socketio.AsyncClient(http_session=self.session, reconnection=False,
+                                        request_timeout=10, **kwargs)
+
+        @self.sio.on("*", namespace=self.namespace)
+        async def any_event(event: str, *args: Any) -> None:
+            self.events[event].append(args[0] if len(args) == 1 else list(args))
+
+        @self.sio.on("connect_error", namespace=self.namespace)
+        async def on_connect_error(data: Any) -> None:
+            self.connect_error = data
+
+        try:
+            await self.sio.connect(self.base_url, namespaces=[self.namespace],
+                                   transports=transports or ["websocket"], wait_timeout=10)
+        except socketio.exceptions.ConnectionError:
+            if not expect_refusal:
+                raise
+        return self
+
+    async def call(self, event: str, data: Any = None, timeout_s: float = 10) -> Any:
+        assert self.sio is not None
+        return await self.sio.call(event, data, namespace=self.namespace, timeout=timeout_s)
+
+    async def emit(self, event: str, data: Any = None) -> None:
+        assert self.sio is not None
+        await self.sio.emit(event, data, namespace=self.namespace)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.sio and self.sio.connected and self.namespace in self.sio.namespaces)
+
+    async def close(self) -> None:
+        if self.sio is not None:
+            try:
+                await self.sio.disconnect()
+            except Exception:
+                pass
+        if self.session is not None:
+            await self.session.close()
+
+
+async def wait_for(condition: Callable[[], Any | Awaitable[Any]], message: str,
+                   timeout_s: float = 10, interval_s: float = 0.02) -> Any:
+    """Poll until `condition()` is truthy; fail with `message` if it never is."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for: {message} (last={last!r})")

@@ -1,6 +1,6 @@
 // The participant list with live microphone / camera state and the active speaker.
 
-import { h, icon, ICONS } from "../dom";
+import { append, h, icon, ICONS } from "../dom";
 import { colourFor, initials } from "../format";
 import type { Participant } from "../types";
 
@@ -61,7 +61,9 @@ export class ParticipantList {
     row.dataset.video = String(p.isVideoEnabled);
     const micLabel = p.isAudioEnabled ? "microphone on" : "microphone off";
     const camLabel = p.isVideoEnabled ? "camera on" : "camera off";
-    row.replaceChildren(
+    row.replaceChildren();
+    append(
+      row,
       h("span", { class: `avatar avatar-sm avatar-c${colourFor(p.userId)}`, "aria-hidden": "true" }, initials(p.displayName)),
       h("span", { class: "participant-name" }, h("span", { class: "name-text" }, p.displayName), isSelf ? h("span", { class: "you" }, " (you)") : null),
       speaking ? h("span", { class: "visually-hidden" }, ", speaking") : null,

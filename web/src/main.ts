@@ -1,0 +1,124 @@
+// Boot and navigation: lobby at #/, a room at #/room/<id>.
+
+import "./styles.css";
+import { onStatus, type ConnectionStatus } from "./connection";
+import { byId } from "./dom";
+import { describeError } from "./errors";
+import { JoinDialog } from "./join/joinDialog";
+import { LobbyView, RoomDirectory } from "./lobby/lobby";
+import { createMediaLink } from "./room/sfu";
+import { RoomView } from "./room/roomView";
+import type { RoomSession } from "./room/session";
+import { activeRoom, rememberedName } from "./storage";
+import type { ApiError, JoinSuccess } from "./types";
+
+const main = byId("main");
+const banner = byId("banner");
+const directory = new RoomDirectory();
+const lobby = new LobbyView(directory, (room) => {
+  window.location.hash = `#/room/${encodeURIComponent(room.id)}`;
+});
+const dialog = new JoinDialog(directory, enterRoom);
+document.body.append(dialog.el);
+dialog.el.addEventListener("close", () => {
+  // Closing the dialog without joining goes back to the lobby.
+  if (!roomView) navigate("#/");
+});
+
+let roomView: RoomView | null = null;
+
+function navigate(hash: string): void {
+  if (window.location.hash !== hash) window.location.hash = hash;
+  else route();
+}
+
+function roomIdFromHash(): string | null {
+  const match = /^#\/room\/([^/]+)$/.exec(window.location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+function showBanner(text: string): void {
+  banner.textContent = text;
+  banner.hidden = !text;
+}
+
+function showLobby(): void {
+  if (roomView) return;
+  if (!main.contains(lobby.el)) main.replaceChildren(lobby.el);
+  document.title = "publicrooms · study together";
+  directory.start();
+  lobby.render();
+}
+
+function route(): void {
+  const roomId = roomIdFromHash();
+  if (!roomId) {
+    if (roomView) void roomView.leave();
+    if (dialog.isOpen) dialog.close();
+    showLobby();
+    return;
+  }
+  if (roomView) {
+    if (roomView.roomId === roomId) return;
+    void roomView.leave(); // switching rooms through the address bar
+  }
+  showLobby();
+  const open = () => {
+    const room = directory.get(roomId);
+    if (!room) {
+      if (directory.loaded) {
+        showBanner(describeError({ code: "ROOM_NOT_FOUND", message: "" }));
+        navigate("#/");
+      }
+      return false;
+    }
+    // After a reload in a room, go straight back in with the remembered name.
+    const autoJoin = activeRoom.get() === roomId && !!rememberedName.get();
+    if (!dialog.isOpen) dialog.open(room, { autoJoin });
+    return true;
+  };
+  if (!open()) {
+    const unsubscribe = directory.subscribe(() => {
+      if (roomIdFromHash() !== roomId || open() || directory.loaded) unsubscribe();
+    });
+  }
+}
+
+function enterRoom(session: RoomSession, state: JoinSuccess): void {
+  showBanner("");
+  directory.stop(); // the room namespace has everything the room view needs
+  activeRoom.set(session.roomId);
+  roomView = new RoomView(state, {
+    session,
+    createMedia: createMediaLink,
+    onOccupancy: (roomId, currentOccupancy) => directory.update({ roomId, currentOccupancy }),
+    onLeave: (reason?: ApiError) => {
+      roomView = null;
+      activeRoom.clear();
+      if (reason) showBanner(`You left the room: ${describeError(reason)}`);
+      navigate("#/");
+    },
+  });
+  main.replaceChildren(roomView.el);
+  main.focus();
+}
+
+function renderStatus(status: ConnectionStatus): void {
+  const el = byId("connection-status");
+  const text = byId("connection-text");
+  el.dataset.state = status.state;
+  const label: Record<ConnectionStatus["state"], string> = {
+    connecting: "Connecting…",
+    online: "Connected",
+    reconnecting: status.attempt > 0 ? `Reconnecting… (attempt ${status.attempt})` : "Connection lost — reconnecting…",
+    offline: "Offline — reload the page to try again",
+  };
+  text.textContent = status.detail && status.state !== "online" ? `${label[status.state]} ${status.detail}` : label[status.state];
+  document.body.classList.toggle("is-disconnected", status.state === "reconnecting" || status.state === "offline");
+}
+
+onStatus(renderStatus);
+window.addEventListener("hashchange", route);
+window.addEventListener("pagehide", () => roomView?.teardown());
+banner.addEventListener("click", () => showBanner(""));
+route();

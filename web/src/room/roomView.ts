@@ -1,0 +1,269 @@
+// The room: video grid, camera / microphone controls, participants, chat and leave.
+
+import { getConfig } from "../api";
+import { h, icon, ICONS } from "../dom";
+import { describeError } from "../errors";
+import type { ApiError, JoinSuccess, Participant, Room } from "../types";
+import { ChatPanel } from "./chat";
+import { LocalMedia, type Kind } from "./localMedia";
+import type { MediaLink } from "./mediaLink";
+import { ParticipantList } from "./participants";
+import type { RoomSession } from "./session";
+import { VideoGrid } from "./videoGrid";
+
+export interface RoomViewOptions {
+  session: RoomSession;
+  createMedia: (session: RoomSession, grid: VideoGrid, onRemoteChange: () => void) => MediaLink;
+  onLeave: (reason?: ApiError) => void;
+  onOccupancy: (roomId: string, currentOccupancy: number) => void;
+}
+
+export class RoomView {
+  readonly el: HTMLElement;
+  private room: Room;
+  private participants = new Map<string, Participant>();
+  private speakerId: string | null = null;
+  private readonly session: RoomSession;
+  private readonly grid = new VideoGrid();
+  private readonly list = new ParticipantList();
+  private readonly chat: ChatPanel;
+  private readonly local = new LocalMedia();
+  private readonly media: MediaLink;
+  private readonly title: HTMLHeadingElement;
+  private readonly occupancy: HTMLSpanElement;
+  private readonly notice: HTMLDivElement;
+  private readonly deviceHelp: HTMLDivElement;
+  private readonly micButton: HTMLButtonElement;
+  private readonly camButton: HTMLButtonElement;
+  private readonly leaveButton: HTMLButtonElement;
+  private busy: Record<Kind, boolean> = { video: false, audio: false };
+  private noticeTimer = 0;
+  private left = false;
+
+  constructor(state: JoinSuccess, private options: RoomViewOptions) {
+    this.session = options.session;
+    this.room = state.room;
+    this.chat = new ChatPanel((content) => this.session.sendMessage(content));
+    this.media = options.createMedia(this.session, this.grid, () => this.render());
+
+    this.title = h("h1", { class: "room-title", id: "room-title" });
+    this.occupancy = h("span", { class: "room-occupancy-pill" });
+    this.notice = h("div", { class: "room-notice", role: "status", "aria-live": "polite", hidden: true });
+    this.deviceHelp = h("div", { class: "device-help", role: "alert", hidden: true });
+    this.micButton = this.toggleButton("audio", "Microphone");
+    this.camButton = this.toggleButton("video", "Camera");
+    this.leaveButton = h("button", { type: "button", class: "btn btn-danger control control-leave" }, icon(ICONS.leave), h("span", { class: "control-label" }, "Leave"));
+    this.leaveButton.addEventListener("click", () => void this.leave());
+
+    const controls = h(
+      "div",
+      { class: "controls", role: "toolbar", "aria-label": "Your camera and microphone" },
+      this.micButton,
+      this.camButton,
+      this.leaveButton,
+    );
+    this.el = h(
+      "section",
+      { class: "room", "aria-labelledby": "room-title" },
+      h("header", { class: "room-header" }, h("div", { class: "room-heading" }, this.title, this.occupancy), this.grid.soundUnlock),
+      this.notice,
+      h("div", { class: "room-layout" }, h("div", { class: "stage" }, this.grid.el, this.deviceHelp, controls), h("aside", { class: "sidebar", "aria-label": "People and chat" }, this.list.el, this.chat.el)),
+    );
+
+    void getConfig().then((c) => this.chat.setLimits(c.maxMessageLength));
+    this.bindSession();
+    this.apply(state, false);
+    this.media.start();
+  }
+
+  private toggleButton(kind: Kind, label: string): HTMLButtonElement {
+    const button = h("button", { type: "button", class: `btn control control-${kind}`, "aria-pressed": "false", "data-kind": kind }, h("span", { class: "control-icon" }), h("span", { class: "control-label" }, label));
+    button.addEventListener("click", () => void this.toggle(kind));
+    return button;
+  }
+
+  private bindSession(): void {
+    const s = this.session;
+    s.on("joined", (state, isRejoin) => this.apply(state, isRejoin));
+    s.on("failed", (error) => {
+      // Re-joining after a reconnect failed (e.g. the seat was given away): back to the lobby.
+      if (!this.left) void this.leave(error);
+    });
+    s.on("user-joined", (p) => {
+      const existing = this.participants.get(p.userId);
+      this.participants.set(p.userId, {
+        userId: p.userId,
+        displayName: p.userName,
+        isVideoEnabled: existing?.isVideoEnabled ?? false,
+        isAudioEnabled: existing?.isAudioEnabled ?? false,
+        joinedAt: p.joinedAt ?? existing?.joinedAt ?? new Date().toISOString(),
+      });
+      this.setOccupancy(p.currentOccupancy);
+      this.render();
+    });
+    s.on("user-left", (p) => {
+      if (p.userId === this.session.user.userId) return;
+      this.participants.delete(p.userId);
+      this.grid.setRemoteStream(p.userId, null);
+      if (this.speakerId === p.userId) this.speakerId = null;
+      this.setOccupancy(p.currentOccupancy);
+      this.render();
+    });
+    s.on("new-message", (p) => this.chat.add(p.message));
+    s.on("participant-video-toggle", (p) => this.setFlag(p.userId, "isVideoEnabled", p.enabled));
+    s.on("participant-audio-toggle", (p) => this.setFlag(p.userId, "isAudioEnabled", p.enabled));
+    s.on("active-speaker", (p) => {
+      this.speakerId = p.userId ?? null;
+      this.render();
+    });
+    s.on("rate-limit-exceeded", (p) => {
+      const wait = Number(p.retryAfter ?? 30);
+      if (!p.action || /message|chat/i.test(p.action)) this.chat.rateLimited(wait);
+      else this.showNotice(`Slow down a little — that action is limited. Try again in ${Math.ceil(wait)} s.`);
+    });
+    s.on("notice", (error) => this.showNotice(describeError(error)));
+    s.on("connection", (connected) => {
+      this.el.classList.toggle("is-offline", !connected);
+    });
+  }
+
+  /** Renders everything from a join-room ack (initial join and every re-join). */
+  private apply(state: JoinSuccess, isRejoin: boolean): void {
+    const self = this.session.user;
+    this.room = state.room ?? this.room;
+    this.participants = new Map(state.participants.map((p) => [p.userId, { ...p }]));
+    if (!this.participants.has(self.userId)) {
+      this.participants.set(self.userId, { userId: self.userId, displayName: self.displayName, isVideoEnabled: false, isAudioEnabled: false });
+    }
+    this.list.setSelf(self.userId);
+    this.chat.setSelf(self.userId);
+    this.grid.setSelf(self.userId, this.local.stream);
+    if (isRejoin) this.chat.merge(state.recentMessages ?? []);
+    else this.chat.reset(state.recentMessages ?? []);
+    this.title.textContent = this.room.name;
+    this.setOccupancy(this.room.currentOccupancy);
+    document.title = `${this.room.name} · publicrooms`;
+    if (isRejoin) {
+      // Our devices are still on locally: make sure the server's view matches, then reconnect media.
+      const me = this.participants.get(self.userId)!;
+      for (const kind of ["video", "audio"] as Kind[]) {
+        const on = !!this.local.track(kind);
+        const flag = kind === "video" ? "isVideoEnabled" : "isAudioEnabled";
+        if (me[flag] !== on) {
+          me[flag] = on;
+          void this.session.toggle(kind, on);
+        }
+      }
+      this.media.start();
+    }
+    this.render();
+  }
+
+  private setFlag(userId: string, flag: "isVideoEnabled" | "isAudioEnabled", enabled: boolean): void {
+    const p = this.participants.get(userId);
+    if (!p) return;
+    p[flag] = enabled;
+    this.render();
+  }
+
+  private setOccupancy(current: number | undefined): void {
+    if (typeof current === "number") {
+      this.room = { ...this.room, currentOccupancy: current, isFull: current >= this.room.capacity };
+      this.options.onOccupancy(this.room.id, current);
+    }
+    this.occupancy.textContent = `${this.room.currentOccupancy} / ${this.room.capacity}`;
+    this.occupancy.setAttribute("aria-label", `${this.room.currentOccupancy} of ${this.room.capacity} seats taken`);
+  }
+
+  private render(): void {
+    this.list.render(this.participants.values(), this.speakerId);
+    this.grid.render(this.participants.values(), this.speakerId, !!this.local.track("video"));
+    for (const kind of ["audio", "video"] as Kind[]) {
+      const button = kind === "audio" ? this.micButton : this.camButton;
+      const on = !!this.local.track(kind);
+      button.setAttribute("aria-pressed", String(on));
+      button.classList.toggle("is-on", on);
+      button.setAttribute("aria-busy", String(this.busy[kind]));
+      const iconSlot = button.querySelector(".control-icon")!;
+      iconSlot.replaceChildren(icon(kind === "audio" ? (on ? ICONS.mic : ICONS.micOff) : on ? ICONS.cam : ICONS.camOff));
+      button.title = `${on ? "Turn off" : "Turn on"} ${kind === "audio" ? "microphone" : "camera"}`;
+    }
+  }
+
+  private async toggle(kind: Kind): Promise<void> {
+    if (this.busy[kind] || this.left) return;
+    this.busy[kind] = true;
+    this.render();
+    const turnOn = !this.local.track(kind);
+    const flag = kind === "video" ? "isVideoEnabled" : "isAudioEnabled";
+    try {
+      if (turnOn) {
+        const result = await this.local.enable(kind);
+        if (result.error || !result.track) {
+          this.showDeviceHelp(result.error ?? "");
+          return;
+        }
+        this.hideDeviceHelp();
+        result.track.addEventListener("ended", () => {
+          // Device unplugged or permission revoked mid-call.
+          if (this.local.track(kind) === result.track) void this.toggle(kind);
+        });
+        await this.media.publish(kind, result.track);
+      } else {
+        this.local.disable(kind);
+        await this.media.publish(kind, null);
+      }
+      const me = this.participants.get(this.session.user.userId);
+      if (me) me[flag] = turnOn;
+      const ack = await this.session.toggle(kind, turnOn);
+      if (ack.error) this.showNotice(describeError(ack.error));
+    } finally {
+      this.busy[kind] = false;
+      this.render();
+    }
+  }
+
+  private showDeviceHelp(text: string): void {
+    const dismiss = h("button", { type: "button", class: "btn btn-small btn-ghost" }, "Dismiss");
+    dismiss.addEventListener("click", () => this.hideDeviceHelp());
+    this.deviceHelp.replaceChildren(h("p", {}, text), dismiss);
+    this.deviceHelp.hidden = false;
+  }
+
+  private hideDeviceHelp(): void {
+    this.deviceHelp.hidden = true;
+    this.deviceHelp.replaceChildren();
+  }
+
+  private showNotice(text: string): void {
+    this.notice.textContent = text;
+    this.notice.hidden = false;
+    window.clearTimeout(this.noticeTimer);
+    this.noticeTimer = window.setTimeout(() => {
+      this.notice.hidden = true;
+    }, 8000);
+  }
+
+  /** Leaves the room: releases devices and peer connections, then back to the lobby. */
+  async leave(reason?: ApiError): Promise<void> {
+    if (this.left) return;
+    this.left = true;
+    this.teardown();
+    if (!reason) await this.session.leave();
+    else this.session.dispose();
+    this.options.onLeave(reason);
+  }
+
+  /** Releases devices without network traffic (page unload). */
+  teardown(): void {
+    this.media.stop();
+    this.local.stopAll();
+    this.grid.clear();
+    this.chat.destroy();
+    window.clearTimeout(this.noticeTimer);
+  }
+
+  get roomId(): string {
+    return this.room.id;
+  }
+}

@@ -198,6 +198,16 @@ def set_codec_preferences(transceiver: Any, mime_type: str) -> None:
 
 # --- receiving: the publisher's connection -----------------------------------------------
 
+
+def negotiated_codecs(transceiver: Any) -> list[Any]:
+    """Codecs agreed for a transceiver by the last setRemoteDescription (before DTLS is up)."""
+    return list(transceiver._codecs)
+
+
+def remote_sends(transceiver: Any) -> bool:
+    """Whether the remote offer sends media on this transceiver (our side receives)."""
+    return transceiver._offerDirection in ("recvonly", "sendrecv")
+
 RtpSink = Callable[[bytes, int], None]
 
 
@@ -434,6 +444,8 @@ async def self_test() -> None:
     try:
         transceiver = pc.addTransceiver("video", direction="sendonly")
         sender, receiver = transceiver.sender, transceiver.receiver
+        _require(hasattr(transceiver, "_offerDirection"), "RTCRtpTransceiver._offerDirection")
+        _require(hasattr(transceiver, "_codecs"), "RTCRtpTransceiver._codecs")
         for name in ("rtp_started", "rtp_exited", "rtcp_started", "rtcp_exited"):
             _require(isinstance(getattr(sender, f"_RTCRtpSender__{name}", None), asyncio.Event),
                      f"RTCRtpSender.__{name}")

@@ -1,0 +1,226 @@
+"""DownTrack: one up track as sent to one subscriber.
+
+The hot path (`write`) gets header bytes the up track already rewrote; a down track only
+patches the payload type when its subscriber negotiated a different one, keeps the packet for
+NACKs, SRTP-protects it with the subscriber's session and hands it to the UDP socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ..clock import Clock
+from . import aiortc_adapter as adapter
+from . import rtcp
+from .rtpheader import wrap_rtx
+
+if TYPE_CHECKING:
+    from .stats import Counters
+    from .uptrack import UpTrack
+
+logger = logging.getLogger(__name__)
+
+
+class DownTrack:
+    """Server → subscriber copy of one up track, bound to one RTCRtpSender."""
+
+    def __init__(
+        self,
+        uptrack: "UpTrack",
+        sender: Any,
+        *,
+        clock: Clock,
+        counters: "Counters",
+        history_packets: int,
+        rtcp_interval_s: float,
+    ) -> None:
+        self.uptrack = uptrack
+        self.kind = uptrack.kind
+        self._sender = sender
+        self._clock = clock
+        self._counters = counters
+        self._rtcp_interval_s = rtcp_interval_s
+        size = 1 << max(5, (history_packets - 1).bit_length())
+        self._mask = size - 1
+        self._history: list[bytes | None] = [None] * size
+        self._fast: adapter.FastPath | None = None
+        self._protect: Any = None
+        self._sendto: Any = adapter._discard
+        self._addr: Any = None
+        self._patch_pt = -1  # >= 0 when this subscriber's payload type differs from the template
+        self._rtx_pt = -1
+        self._rtx_ssrc = 0
+        self._rtx_seq = 0
+        self._cname: str | None = None
+        self._live = False  # forwarding (connected, and started on a keyframe for video)
+        self._waiting = False
+        self.connected = False
+        self.closed = False
+        self.packets_sent = 0
+        self.octets_sent = 0
+        self.retransmits = 0
+        self.keyframe_requests = 0
+        self.fraction_lost = 0
+        adapter.hook_sender(
+            sender,
+            on_start=self._on_start,
+            rtcp_loop=self._rtcp_loop,
+            on_rtcp=self._on_rtcp,
+            on_stop=self._on_stop,
+        )
+
+    # --- the forwarding path ------------------------------------------------------------
+
+    def write(self, packet: bytes, seq: int, keyframe: bool) -> None:
+        """Send one forwarded packet (already carrying the outgoing seq/ts/ssrc)."""
+        if not self._live:
+            if not self.connected or self.closed or not keyframe:
+                return
+            self._start_forwarding()
+        if self._patch_pt >= 0:
+            patched = bytearray(packet)
+            patched[1] = (patched[1] & 0x80) | self._patch_pt
+            packet = bytes(patched)
+        self._history[seq & self._mask] = packet
+        self.packets_sent += 1
+        self.octets_sent += len(packet)
+        try:
+            self._sendto(self._protect(packet), self._addr)
+        except Exception:  # one broken subscriber must not stop the fan-out
+            self._counters.send_errors += 1
+            return
+        self._counters.forwarded += 1
+
+    def _start_forwarding(self) -> None:
+        self._live = True
+        if self._waiting:
+            self._waiting = False
+            self.uptrack.wait_for_keyframe(-1)
+
+    # --- lifecycle (driven by aiortc through the adapter hooks) --------------------------------
+
+    def _on_start(self, info: adapter.SendInfo) -> None:
+        """The subscriber's DTLS is up and the sender negotiated: start forwarding."""
+        if self.closed:
+            return
+        media_pt = -1
+        mime = self.uptrack.mime_type.lower()
+        for codec in info.codecs:
+            if codec.mimeType.lower() == mime:
+                media_pt = codec.payloadType
+                break
+        if media_pt < 0:
+            logger.warning("subscriber did not accept %s; not forwarding %s", mime, self.uptrack.id)
+            return
+        for codec in info.codecs:
+            if codec.mimeType.lower().endswith("/rtx") and codec.parameters.get("apt") == media_pt:
+                self._rtx_pt = codec.payloadType
+        if self.uptrack.down_pt < 0:
+            self.uptrack.down_pt = media_pt
+        self._patch_pt = media_pt if media_pt != self.uptrack.down_pt else -1
+        self._rtx_ssrc = info.rtx_ssrc
+        self._cname = info.cname
+        self._fast = adapter.fast_path(self._sender.transport)
+        if self._fast is None:
+            return
+        self._protect = self._fast.protect
+        self._sendto = self._fast.sendto
+        self._addr = self._fast.addr
+        self.connected = True
+        if self.kind == "video":
+            self._waiting = True
+            self.uptrack.wait_for_keyframe(+1)
+        else:
+            self._live = True
+
+    async def _on_stop(self) -> None:
+        self.close()
+
+    def request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+        self.uptrack.request_keyframe()
+
+    def source_closed(self) -> None:
+        """The up track went away; the subscriber's renegotiation removes us."""
+        self._live = False
+        self.connected = False
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._live = False
+        self.connected = False
+        self._sendto = adapter._discard
+        if self._waiting:
+            self._waiting = False
+            self.uptrack.wait_for_keyframe(-1)
+        self.uptrack.remove_downtrack(self)
+        self._history = [None] * len(self._history)
+
+    # --- RTCP --------------------------------------------------------------------------
+
+    async def _on_rtcp(self, packet: Any) -> None:
+        if self.closed:
+            return
+        if rtcp.is_nack(packet):
+            for seq in packet.lost:
+                self._retransmit(seq)
+        elif rtcp.is_keyframe_request(packet):
+            self.request_keyframe()
+        elif rtcp.is_receiver_report(packet):
+            for report in packet.reports:
+                if report.ssrc == self.uptrack.out_ssrc:
+                    self.fraction_lost = report.fraction_lost
+
+    def _retransmit(self, seq: int) -> None:
+        packet = self._history[seq & self._mask]
+        if packet is None or ((packet[2] << 8) | packet[3]) != seq or not self._live:
+            return
+        if self._rtx_pt >= 0:
+            packet = wrap_rtx(packet, self._rtx_pt, self._rtx_seq, self._rtx_ssrc)
+            self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+            if not packet:
+                return
+        self.retransmits += 1
+        self._counters.retransmits += 1
+        try:
+            self._sendto(self._protect(packet), self._addr)
+        except Exception:
+            self._counters.send_errors += 1
+
+    async def _rtcp_loop(self) -> None:
+        """Sender reports (so subscribers can sync audio and video) and path refresh."""
+        uptrack = self.uptrack
+        while True:
+            await self._clock.sleep(self._rtcp_interval_s)
+            if self._fast is not None and self._fast.refresh():
+                self._sendto = self._fast.sendto if not self.closed else adapter._discard
+                self._addr = self._fast.addr
+            if not self._live or self.packets_sent == 0:
+                continue
+            now = self._clock.time()
+            elapsed_ms = rtcp.ntp_ms_from_unix(now) - uptrack.last_arrival_ms
+            rtp_ts = uptrack.last_out_ts + max(0, elapsed_ms) * uptrack.clock_rate // 1000
+            data = rtcp.sender_report(
+                uptrack.out_ssrc,
+                rtcp.ntp_from_unix(now),
+                rtp_ts,
+                self.packets_sent,
+                self.octets_sent,
+                self._cname,
+            )
+            await adapter.send_rtcp(self._sender.transport, data)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "track": self.uptrack.id,
+            "live": self._live,
+            "packetsSent": self.packets_sent,
+            "bytesSent": self.octets_sent,
+            "retransmits": self.retransmits,
+            "keyframeRequests": self.keyframe_requests,
+            "fractionLost": self.fraction_lost,
+        }

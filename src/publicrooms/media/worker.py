@@ -1,0 +1,211 @@
+"""Worker: the media side of one worker process. It owns whole rooms and all their RTP.
+
+The signalling process talks to it through `protocol` messages on a pipe; see
+`workerprocess.py` for the parent's end. `run()` is the process entry point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from multiprocessing.connection import Connection
+from typing import Any, Callable
+
+from ..clock import Clock
+from . import aiortc_adapter as adapter
+from . import protocol
+from .errors import MediaError, NotPublishing
+from .room import Room
+from .settings import MediaSettings
+from .stats import Counters
+
+logger = logging.getLogger(__name__)
+
+SendEvent = Callable[[str, str | None, str, dict[str, Any]], None]
+
+
+class Worker:
+    """Rooms of one worker process and the handlers for the parent's requests."""
+
+    def __init__(self, settings: MediaSettings, send_event: SendEvent, clock: Clock | None = None) -> None:
+        self._settings = settings
+        self._send_event = send_event
+        self._clock = clock or Clock()
+        self._network = adapter.Network.from_settings(settings)
+        self._rooms: dict[str, Room] = {}
+        self.counters = Counters()
+        self._ticker: asyncio.Task[None] | None = None
+        self.service_tasks: set[asyncio.Task[Any]] = set()  # the process's own plumbing
+
+    def start(self) -> None:
+        self._ticker = asyncio.ensure_future(self._tick_loop())
+
+    def _room(self, room_id: str) -> Room:
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = Room(
+                room_id,
+                network=self._network,
+                clock=self._clock,
+                settings=self._settings,
+                counters=self.counters,
+                emit=lambda participant, event, payload: self._send_event(room_id, participant, event, payload),
+            )
+        return room
+
+    async def _release_if_empty(self, room_id: str) -> None:
+        room = self._rooms.get(room_id)
+        if room is not None and room.empty:
+            del self._rooms[room_id]
+            await room.close()
+
+    async def handle(self, op: str, args: dict[str, Any]) -> Any:
+        """Run one request from the signalling process."""
+        handler = getattr(self, f"op_{op.replace('-', '_')}", None)
+        if handler is None:
+            raise MediaError(f"unknown media operation {op!r}")
+        return await handler(**args)
+
+    # --- operations (names match protocol.OPS) ---------------------------------------------
+
+    async def op_publish(self, room: str, participant: str, sdp: str) -> dict[str, Any]:
+        try:
+            return await self._room(room).publish(participant, sdp)
+        finally:
+            await self._release_if_empty(room)
+
+    async def op_subscribe(self, room: str, participant: str) -> dict[str, Any] | None:
+        return await self._room(room).subscribe(participant)
+
+    async def op_answer(self, room: str, participant: str, sdp: str, offer_id: int | None) -> None:
+        target = self._rooms.get(room)
+        if target is None:
+            raise NotPublishing(f"no media session in room {room}")
+        await target.subscriber_answer(participant, sdp, offer_id)
+
+    async def op_mute(self, room: str, participant: str, kind: str, muted: bool) -> None:
+        target = self._rooms.get(room)
+        if target is not None:
+            target.set_muted(participant, kind, muted)
+
+    async def op_close_participant(self, room: str, participant: str) -> None:
+        target = self._rooms.get(room)
+        if target is not None:
+            await target.close_participant(participant)
+            await self._release_if_empty(room)
+
+    async def op_close_room(self, room: str) -> None:
+        target = self._rooms.pop(room, None)
+        if target is not None:
+            await target.close()
+
+    async def op_stats(self) -> dict[str, Any]:
+        rooms = {room_id: room.stats() for room_id, room in self._rooms.items()}
+        times = os.times()
+        current = asyncio.current_task()
+        return {
+            "pid": os.getpid(),
+            "rooms": rooms,
+            "peerConnections": sum(r["peerConnections"] for r in rooms.values()),
+            "udpSockets": sum(r["udpSockets"] for r in rooms.values()),
+            "upTracks": sum(r["upTracks"] for r in rooms.values()),
+            "downTracks": sum(r["downTracks"] for r in rooms.values()),
+            # the ticker and this request are always there
+            "tasks": len(
+                [t for t in asyncio.all_tasks() if t is not current and t is not self._ticker and t not in self.service_tasks]
+            ),
+            "cpuSeconds": times.user + times.system,
+            "counters": self.counters.as_dict(),
+        }
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await self._clock.sleep(self._settings.speaker_interval_s)
+            for room in list(self._rooms.values()):
+                try:
+                    room.tick()
+                except Exception:
+                    logger.exception("speaker detection failed in %s", room.id)
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for room_id in list(self._rooms):
+            await self.op_close_room(room_id)
+
+
+# --- process entry point -------------------------------------------------------------------
+
+
+def run(conn: Connection, settings_json: str, index: int) -> None:
+    """Entry point of a worker process (spawned; never forked from the signalling process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    logging.basicConfig(level=logging.WARNING, format=f"media-worker[{index}] %(levelname)s %(name)s: %(message)s")
+    settings = MediaSettings.model_validate_json(settings_json)
+    asyncio.run(_serve(conn, settings))
+
+
+async def _serve(conn: Connection, settings: MediaSettings) -> None:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def send(message: dict[str, Any]) -> None:
+        try:
+            conn.send(message)
+        except (OSError, EOFError):
+            if not done.done():
+                done.set_result(None)
+
+    def send_event(room: str, participant: str | None, event: str, payload: dict[str, Any]) -> None:
+        send(protocol.event(room, participant, event, payload))
+
+    try:
+        await adapter.self_test()
+    except Exception as exc:
+        send(protocol.fatal(f"{type(exc).__name__}: {exc}"))
+        return
+    worker = Worker(settings, send_event)
+    worker.service_tasks.add(asyncio.current_task())  # type: ignore[arg-type]
+    worker.start()
+
+    async def serve_request(message: dict[str, Any]) -> None:
+        request_id = message["id"]
+        if message["op"] == "shutdown":
+            await worker.close()
+            send(protocol.reply(request_id, None))
+            if not done.done():
+                done.set_result(None)
+            return
+        try:
+            result = await worker.handle(message["op"], message.get("args", {}))
+        except MediaError as exc:
+            send(protocol.failure(request_id, type(exc).__name__, str(exc)))
+        except Exception as exc:  # never let one bad request kill the worker
+            logger.exception("media operation %s failed", message["op"])
+            send(protocol.failure(request_id, "MediaError", f"internal media error: {type(exc).__name__}"))
+        else:
+            send(protocol.reply(request_id, result))
+
+    def readable() -> None:
+        try:
+            while conn.poll():
+                message = conn.recv()
+                task = asyncio.ensure_future(serve_request(message))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        except (EOFError, OSError):
+            # the signalling process is gone: nothing left to serve
+            if not done.done():
+                done.set_result(None)
+
+    loop.add_reader(conn.fileno(), readable)
+    send(protocol.ready(os.getpid()))
+    try:
+        await done
+    finally:
+        loop.remove_reader(conn.fileno())
+        await worker.close()
+        conn.close()

@@ -1,0 +1,163 @@
+"""WorkerProcess: the signalling process's end of one media worker process.
+
+Workers are started with the "spawn" (or "forkserver") context: the signalling process runs an
+event loop and server threads, which a fork would copy in an inconsistent state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import multiprocessing
+from typing import Any, Awaitable, Callable
+
+from . import protocol, worker
+from .errors import BY_NAME, MediaError, WorkerDied, WorkerTimeout
+from .settings import MediaSettings
+
+logger = logging.getLogger(__name__)
+
+OnEvent = Callable[["WorkerProcess", dict[str, Any]], None]
+OnExit = Callable[["WorkerProcess"], None]
+
+
+class WorkerProcess:
+    """Starts, talks to and stops one media worker; reports its death."""
+
+    def __init__(self, index: int, settings: MediaSettings, on_event: OnEvent, on_exit: OnExit) -> None:
+        self.index = index
+        self._settings = settings
+        self._on_event = on_event
+        self._on_exit = on_exit
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ready: asyncio.Future[int] | None = None
+        self._conn: Any = None
+        self.process: Any = None
+        self.alive = False
+        self._stopping = False
+        self.rooms: set[str] = set()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    async def start(self) -> None:
+        """Spawn the process and wait until its adapter self-test passed."""
+        loop = asyncio.get_running_loop()
+        context = multiprocessing.get_context(self._settings.worker_start_method)
+        self._conn, child = context.Pipe(duplex=True)
+        self.process = context.Process(
+            target=worker.run,
+            args=(child, self._settings.model_dump_json(), self.index),
+            name=f"publicrooms-media-{self.index}",
+            daemon=True,  # never outlive the signalling process
+        )
+        self._ready = loop.create_future()
+        await loop.run_in_executor(None, self.process.start)
+        child.close()
+        self.alive = True
+        loop.add_reader(self._conn.fileno(), self._readable)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), self._settings.worker_start_timeout_s)
+        except asyncio.TimeoutError:
+            await self.kill()
+            raise WorkerTimeout(f"media worker {self.index} did not start") from None
+        except BaseException:
+            await self.kill()
+            raise
+
+    async def request(self, op: str, **args: Any) -> Any:
+        """Send one operation and wait for its result; raises the worker's MediaError."""
+        if not self.alive:
+            raise WorkerDied(f"media worker {self.index} is not running")
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            self._conn.send(protocol.request(request_id, op, args))
+            return await asyncio.wait_for(future, self._settings.request_timeout_s)
+        except (OSError, EOFError):
+            raise WorkerDied(f"media worker {self.index} is gone") from None
+        except asyncio.TimeoutError:
+            raise WorkerTimeout(f"media worker {self.index} did not answer {op}") from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    def _readable(self) -> None:
+        try:
+            while self._conn.poll():
+                self._dispatch(self._conn.recv())
+        except (EOFError, OSError):
+            self._lost()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "id" in message:
+            future = self._pending.get(message["id"])
+            if future is None or future.done():
+                return
+            if message["ok"]:
+                future.set_result(message["result"])
+            else:
+                error = BY_NAME.get(message["error"], MediaError)
+                future.set_exception(error(message["message"]))
+        elif "event" in message:
+            self._on_event(self, message)
+        elif "ready" in message:
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(message["ready"])
+        elif "fatal" in message:
+            logger.error("media worker %d failed to start: %s", self.index, message["fatal"])
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_exception(MediaError(f"media worker failed to start: {message['fatal']}"))
+
+    def _lost(self) -> None:
+        """The pipe closed: the process exited or was killed."""
+        if not self.alive:
+            return
+        self.alive = False
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self._conn.fileno())
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(WorkerDied(f"media worker {self.index} died"))
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(WorkerDied(f"media worker {self.index} died while starting"))
+        self.process.join(timeout=0)  # reap: the pipe closes only when the process is gone or dying
+        if not self._stopping:
+            logger.error("media worker %d (pid %s) died, exit code %s", self.index, self.pid, self.process.exitcode)
+            self._on_exit(self)
+
+    async def stop(self) -> None:
+        """Ask the worker to close its rooms and exit; kill it if it does not."""
+        self._stopping = True
+        if self.alive:
+            try:
+                await asyncio.wait_for(self.request("shutdown"), 5.0)
+            except (MediaError, asyncio.TimeoutError):
+                pass
+        await self.kill()
+
+    async def kill(self) -> None:
+        self._stopping = True
+        if self.process is None:
+            return
+        loop = asyncio.get_running_loop()
+        await _join(loop, self.process, 5.0)
+        if self.process.is_alive():
+            self.process.kill()
+            await _join(loop, self.process, 5.0)
+        if self.alive:
+            self.alive = False
+            loop.remove_reader(self._conn.fileno())
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(WorkerDied(f"media worker {self.index} stopped"))
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _join(loop: asyncio.AbstractEventLoop, process: Any, timeout: float) -> Awaitable[None]:
+    return loop.run_in_executor(None, process.join, timeout)

@@ -1,0 +1,68 @@
+"""Fixtures for the SFU tests: a real MediaService with worker processes on loopback."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import pytest
+
+from publicrooms.media.service import MediaService
+from publicrooms.media.settings import MediaSettings
+
+from .mediaclient import EventRouter, Participant, poll
+
+
+def media_settings(**overrides: object) -> MediaSettings:
+    values: dict[str, object] = {
+        "workers": 1,
+        "loopback_only": True,
+        "pli_throttle_s": 0.3,
+        "speaker_interval_s": 0.2,
+    }
+    values.update(overrides)
+    return MediaSettings(**values)
+
+
+@pytest.fixture
+def router() -> EventRouter:
+    return EventRouter()
+
+
+@pytest.fixture
+async def service(router: EventRouter) -> AsyncIterator[MediaService]:
+    service = MediaService(media_settings(), on_event=router)
+    await service.start()
+    try:
+        yield service
+    finally:
+        for participant in list(router.participants.values()):
+            await participant.close(tell_service=False)
+        await service.stop()
+
+
+def join(service: MediaService, router: EventRouter, room_id: str, participant_id: str) -> Participant:
+    return router.add(Participant(service, room_id, participant_id))
+
+
+async def assert_released(service: MediaService) -> None:
+    """Every peer connection, socket, track and task in the workers is gone."""
+    last: dict[str, object] = {}
+
+    async def check() -> bool:
+        stats = await service.stats()
+        last.update(stats)
+        return all(stats[key] == 0 for key in ("peerConnections", "udpSockets", "upTracks", "downTracks", "tasks"))
+
+    # stats() is async, so poll by hand with the same failure message style
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + 10
+    while not await check():
+        if time.monotonic() > deadline:
+            summary = {k: last.get(k) for k in ("peerConnections", "udpSockets", "upTracks", "downTracks", "tasks", "rooms")}
+            raise AssertionError(f"media resources not released: {summary}")
+        await asyncio.sleep(0.1)
+
+
+__all__ = ["assert_released", "join", "media_settings", "poll"]

@@ -32,7 +32,11 @@ def make_settings(tmp_path, **overrides) -> Settings:  # noqa: ANN001
     base = dict(data_dir=tmp_path / "data", secret="test-secret-0123456789abcdef",
                 gc_freeze=False, log_level="warning")
     base.update(overrides)
-    return Settings(**base)
+    settings = Settings(**base)
+    if "cleanup" not in overrides:
+        # Open long-polls would otherwise hold every test's teardown for the full grace.
+        settings.cleanup.shutdown_grace_s = 1
+    return settings
 
 
 @pytest.fixture

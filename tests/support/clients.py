@@ -77,8 +77,9 @@ class SocketClient:
     async def close(self) -> None:
         if self.sio is not None:
             try:
-                await self.sio.disconnect()
-            except Exception:
+                # A polling client waits for its open long-poll to end; don't wait on it.
+                await asyncio.wait_for(self.sio.disconnect(), 1)
+            except (Exception, asyncio.TimeoutError):
                 pass
         if self.session is not None:
             await self.session.close()

@@ -1,0 +1,160 @@
+"""Socket.IO lobby and room namespaces with real python-socketio clients on distinct addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.clients import SocketClient, new_ip, wait_for
+
+ROOM = "/public-room/deep-focus"
+
+
+async def join(clients, server, name: str, ip: str | None = None,  # noqa: ANN001
+               transports: list[str] | None = None) -> tuple[SocketClient, dict]:
+    client = await clients(server.url, ROOM, ip).connect(transports)
+    ack = await client.call("join-room", {"userName": name})
+    assert ack.get("success") is True, ack
+    return client, ack
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_join_chat_toggle_leave_flow(backend_server, clients, transport) -> None:
+    server = backend_server
+    lobby = await clients(server.url, "/").connect()
+    await wait_for(lambda: lobby.events["rooms"], "lobby snapshot")
+    assert len(lobby.events["rooms"][0]["rooms"]) == 10
+
+    ana, ana_ack = await join(clients, server, "Ana", transports=[transport])
+    assert ana_ack["room"]["currentOccupancy"] == 1
+    assert [p["displayName"] for p in ana_ack["participants"]] == ["Ana"]
+    ana_id = ana_ack["self"]["userId"]
+    await wait_for(lambda: lobby.events["room-occupancy-update"], "occupancy update")
+    assert lobby.events["room-occupancy-update"][-1] == {
+        "roomId": "deep-focus", "currentOccupancy": 1, "capacity": 10, "isFull": False}
+
+    sent = await ana.call("send-message", {"content": "hello <b>there</b>"})
+    assert sent["success"] is True and sent["message"]["content"] == "hello there"
+
+    bo, bo_ack = await join(clients, server, "Bo", transports=[transport])
+    bo_id = bo_ack["self"]["userId"]
+    assert [p["displayName"] for p in bo_ack["participants"]] == ["Ana", "Bo"]
+    assert [m["content"] for m in bo_ack["recentMessages"]] == ["hello there"]
+    message = bo_ack["recentMessages"][0]
+    assert message["senderId"] == ana_id and message["senderName"] == "Ana"
+    assert message["timestamp"].endswith("Z") and "T" in message["timestamp"]
+
+    joined = await wait_for(lambda: ana.events["user-joined"], "Ana hears Bo join")
+    assert joined[0]["userId"] == bo_id and joined[0]["userName"] == "Bo"
+    assert joined[0]["currentOccupancy"] == 2 and joined[0]["joinedAt"].endswith("Z")
+    assert not bo.events["user-joined"], "the joiner is not told about itself"
+
+    await bo.call("send-message", {"content": "hi Ana"})
+    for client in (ana, bo):
+        await wait_for(lambda c=client: any(e["message"]["content"] == "hi Ana"
+                                            for e in c.events["new-message"]),
+                       "message reaches everyone, sender included")
+    event = ana.events["new-message"][-1]
+    assert event["roomId"] == "deep-focus" and event["message"]["senderName"] == "Bo"
+
+    ack = await bo.call("toggle-video", {"userId": bo_id, "enabled": True})
+    assert ack["success"] is True
+    await wait_for(lambda: ana.events["participant-video-toggle"], "video toggle reaches Ana")
+    assert ana.events["participant-video-toggle"][0] == {"userId": bo_id, "enabled": True}
+    await bo.call("toggle-audio", {"userId": bo_id, "enabled": True})
+    await wait_for(lambda: ana.events["participant-audio-toggle"], "audio toggle reaches Ana")
+    detail = server.app.ctx.rooms
+    participants = {p.user_id: p for p in await server.acall(lambda: detail.participants(
+        "deep-focus"))}
+    assert participants[bo_id].is_video_enabled and participants[bo_id].is_audio_enabled
+
+    left = await bo.call("leave-room", {"userId": bo_id})
+    assert left == {"success": True}
+    gone = await wait_for(lambda: ana.events["user-left"], "Ana hears Bo leave")
+    assert gone[0] == {"userId": bo_id, "currentOccupancy": 1}
+    await wait_for(lambda: lobby.events["room-occupancy-update"][-1]["currentOccupancy"] == 1,
+                   "lobby sees the leave")
+    after = await bo.call("send-message", {"content": "still here?"})
+    assert after["error"]["code"] == "NOT_IN_ROOM"
+
+
+async def test_rejoin_is_idempotent_and_other_room_refused(server, clients) -> None:
+    ip = new_ip()
+    first, ack = await join(clients, server, "Cy", ip)
+    again = await first.call("join-room", {"userId": ack["self"]["userId"], "userName": "Cy"})
+    assert again["success"] is True and again["room"]["currentOccupancy"] == 1
+    # A page reload: a new socket from the same address joins the same room.
+    reload_ = await clients(server.url, ROOM, ip).connect()
+    assert (await reload_.call("join-room", {"userId": ack["self"]["userId"]}))["success"]
+    other = await clients(server.url, "/public-room/pomodoro", ip).connect()
+    refused = await other.call("join-room", {"userId": ack["self"]["userId"]})
+    assert refused["error"]["code"] == "ALREADY_IN_ROOM"
+    assert other.events["error"][0]["code"] == "ALREADY_IN_ROOM"
+
+
+async def test_payload_naming_someone_else_is_refused(server, clients) -> None:
+    _, owner_ack = await join(clients, server, "Owner")
+    owner_id = owner_ack["self"]["userId"]
+    thief = await clients(server.url, ROOM).connect()
+    assert (await thief.call("join-room", {"userId": owner_id}))["error"]["code"] == "INVALID_USER"
+    _, thief_ack = await join(clients, server, "Thief")
+    thief2 = await clients(server.url, ROOM, thief.ip).connect()
+    await thief2.call("join-room", {"userName": "Thief"})
+    for event in ["toggle-video", "toggle-audio"]:
+        ack = await thief2.call(event, {"userId": owner_id, "enabled": True})
+        assert ack["error"]["code"] == "INVALID_USER"
+    assert (await thief2.call("leave-room", {"userId": owner_id}))["error"]["code"] == \
+        "INVALID_USER"
+
+
+async def test_disconnect_frees_the_seat(server, clients) -> None:
+    ana, _ = await join(clients, server, "Ana")
+    bo, bo_ack = await join(clients, server, "Bo")
+    await bo.close()
+    gone = await wait_for(lambda: ana.events["user-left"], "disconnect broadcasts user-left")
+    assert gone[0] == {"userId": bo_ack["self"]["userId"], "currentOccupancy": 1}
+
+
+async def test_unknown_room_namespace_is_refused(server, clients) -> None:
+    client = await clients(server.url, "/public-room/nowhere").connect(expect_refusal=True)
+    assert not client.connected
+    assert client.connect_error["data"]["code"] == "ROOM_NOT_FOUND"
+
+
+async def test_bad_payloads_get_errors_and_server_survives(server, clients) -> None:
+    ana, _ = await join(clients, server, "Ana")
+    cases = [
+        ("send-message", "just a string", "INVALID_REQUEST"),
+        ("send-message", {"content": 42}, "INVALID_REQUEST"),
+        ("send-message", {}, "INVALID_REQUEST"),
+        ("send-message", {"content": "   "}, "INVALID_MESSAGE"),
+        ("send-message", {"content": "x" * 1001}, "INVALID_MESSAGE"),
+        ("send-message", {"content": "1; DROP TABLE users"}, "MALICIOUS_INPUT"),
+        ("toggle-video", {"enabled": "yes"}, "INVALID_REQUEST"),
+        ("toggle-audio", None, "INVALID_REQUEST"),
+        ("join-room", [1, 2, 3], "INVALID_REQUEST"),
+        ("join-room", {"userName": "<script></script>"}, "INVALID_DISPLAY_NAME"),
+    ]
+    for event, data, code in cases:
+        ack = await ana.call(event, data)
+        assert ack["error"]["code"] == code, (event, data, ack)
+    ok = await ana.call("send-message", {"content": "still fine"})
+    assert ok["success"] is True
+
+
+async def test_oversized_frame_is_refused_without_harm(server, clients) -> None:
+    ana, _ = await join(clients, server, "Ana")
+    bo, _ = await join(clients, server, "Bo")
+    await ana.emit("send-message", {"content": "x" * (128 * 1024)})
+    await wait_for(lambda: not ana.connected, "the oversized sender is disconnected")
+    ack = await bo.call("send-message", {"content": "server still answers"})
+    assert ack["success"] is True
+
+
+async def test_chat_history_keeps_the_last_fifty_oldest_first(server, clients) -> None:
+    server.app.ctx.rooms._history_length = 50  # the default, stated for the reader
+    ana, _ = await join(clients, server, "Ana")
+    for i in range(55):
+        await ana.call("send-message", {"content": f"message {i}"})
+    _, bo_ack = await join(clients, server, "Bo")
+    contents = [m["content"] for m in bo_ack["recentMessages"]]
+    assert contents == [f"message {i}" for i in range(5, 55)]

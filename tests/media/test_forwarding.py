@@ -51,3 +51,50 @@ async def test_one_publisher_to_three_subscribers(service, router):
     for participant in [alice, *viewers]:
         await participant.close()
     await assert_released(service)
+
+
+async def test_several_publishers_see_each_other(service, router):
+    room = "room-2"
+    tones = {"ann": 330.0, "bob": 550.0, "cat": 770.0}
+    people = {pid: join(service, router, room, pid) for pid in tones}
+    for pid, person in people.items():
+        await person.publish(tone_hz=tones[pid], fps=10)
+        await person.subscribe()
+
+    for pid, person in people.items():
+        others = [o for o in tones if o != pid]
+        await poll(lambda: all(person.video.get(o) and person.video[o].count >= 10 for o in others), 30,
+                   lambda: f"{pid} video: { {o: person.video[o].count for o in person.video} }")
+        await poll(lambda: all(person.audio.get(o) and person.audio[o].frames >= 50 for o in others), 10,
+                   f"{pid} audio from {others}")
+        assert pid not in person.video, f"{pid} receives its own video"
+        for other in others:
+            tone = person.tone_of(other)
+            assert abs(tone - tones[other]) < 15, f"{pid} hears {tone} Hz from {other}, expected {tones[other]}"
+            assert person.video[other].sizes == {(640, 480)}
+        assert sorted(t["participantId"] for t in person.tracks if t["kind"] == "video") == sorted(others)
+
+    for person in people.values():
+        await person.close()
+    await assert_released(service)
+
+
+async def test_late_joiner_gets_a_keyframe_within_a_second(service, router):
+    room = "room-3"
+    alice = join(service, router, room, "alice")
+    early = join(service, router, room, "early")
+    await alice.publish(audio=False)
+    await early.subscribe()
+    await poll(lambda: early.video.get("alice") and early.video["alice"].count >= 30, 20, "early viewer gets video")
+
+    late = join(service, router, room, "late")
+    await late.subscribe()
+    await poll(lambda: late.subscribe_pc.connectionState == "connected", 10, "late viewer connects")
+    connected_at = time.monotonic()
+    await poll(lambda: late.video.get("alice") and late.video["alice"].count >= 1, 5, "late viewer decodes a frame")
+    first_frame_s = late.video["alice"].frames[0][0] - connected_at
+    assert first_frame_s < 1.0, f"first decodable frame {first_frame_s:.2f}s after connecting"
+
+    for person in (alice, early, late):
+        await person.close()
+    await assert_released(service)

@@ -63,6 +63,8 @@ def _strip_invisible(text: str, keep_newlines: bool) -> str:
     kept = []
     for char in text:
         if unicodedata.category(char) == "Cc" and not (keep_newlines and char in "\n\t"):
+            if char.isspace():
+                kept.append(" ")  # a tab or newline still separates words
             continue
         kept.append(char)
     return "".join(kept)

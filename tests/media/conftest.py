@@ -9,7 +9,7 @@ import pytest
 from publicrooms.media.service import MediaService
 from publicrooms.media.settings import MediaSettings
 
-from .mediaclient import EventRouter, Participant, poll
+from .mediaclient import EventRouter, Participant, poll, poll_async
 
 
 def media_settings(**overrides: object) -> MediaSettings:
@@ -46,23 +46,15 @@ def join(service: MediaService, router: EventRouter, room_id: str, participant_i
 
 async def assert_released(service: MediaService) -> None:
     """Every peer connection, socket, track and task in the workers is gone."""
+    keys = ("peerConnections", "udpSockets", "upTracks", "downTracks", "tasks", "rooms")
     last: dict[str, object] = {}
 
-    async def check() -> bool:
+    async def released() -> bool:
         stats = await service.stats()
-        last.update(stats)
-        return all(stats[key] == 0 for key in ("peerConnections", "udpSockets", "upTracks", "downTracks", "tasks"))
+        last.update({key: stats[key] for key in keys})
+        return all(stats[key] == 0 for key in keys)
 
-    # stats() is async, so poll by hand with the same failure message style
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + 10
-    while not await check():
-        if time.monotonic() > deadline:
-            summary = {k: last.get(k) for k in ("peerConnections", "udpSockets", "upTracks", "downTracks", "tasks", "rooms")}
-            raise AssertionError(f"media resources not released: {summary}")
-        await asyncio.sleep(0.1)
+    await poll_async(released, 10, lambda: f"media resources not released: {last}")
 
 
 __all__ = ["assert_released", "join", "media_settings", "poll"]

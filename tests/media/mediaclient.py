@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 import numpy as np
-from aiortc import MediaStreamError, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamError, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from publicrooms.media import aiortc_adapter
 from publicrooms.media.service import MediaService
@@ -17,8 +17,10 @@ from .synthetic import AUDIO_RATE, BarcodeVideoTrack, ToneAudioTrack, dominant_f
 
 
 def client_peer_connection() -> RTCPeerConnection:
-    # no STUN (no internet here); loopback candidates through the adapter, like the server
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    # no STUN (no internet here); loopback candidates through the adapter, like the server.
+    # max-bundle as MediaService.client_config() asks: aiortc's "balanced" policy strands
+    # tracks on a discarded transport when one offer brings several audio and video m-lines
+    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
 
 
 async def poll(condition: Callable[[], bool], timeout: float, message: str | Callable[[], str]) -> None:
@@ -29,6 +31,18 @@ async def poll(condition: Callable[[], bool], timeout: float, message: str | Cal
             text = message() if callable(message) else message
             raise AssertionError(f"timed out after {timeout}s: {text}")
         await asyncio.sleep(0.05)
+
+
+async def poll_async(
+    condition: Callable[[], Awaitable[bool]], timeout: float, message: str | Callable[[], str]
+) -> None:
+    """`poll` for conditions that need an await (e.g. MediaService.stats())."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            text = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout}s: {text}")
+        await asyncio.sleep(0.1)
 
 
 @dataclass

@@ -198,7 +198,12 @@ class Room:
         for participant in list(self._participants.values()):
             if participant.id == exclude or participant.subscriber is None:
                 continue
-            offer = await participant.subscriber.sync(self._uptracks_for(participant.id))
+            try:
+                offer = await participant.subscriber.sync(self._uptracks_for(participant.id))
+            except Exception:
+                # one broken connection must not block the others' renegotiation
+                logger.exception("renegotiation of %s in %s failed", participant.id, self.id)
+                continue
             if offer is not None:
                 self._emit(participant.id, "media-offer", offer)
 
@@ -263,7 +268,10 @@ class Room:
     def stats(self) -> dict[str, Any]:
         peer_connections = udp_sockets = uptracks = downtracks = 0
         tracks = []
+        subscriptions = {}
         for participant in self._participants.values():
+            if participant.subscriber is not None:
+                subscriptions[participant.id] = [d.stats() for d in participant.subscriber.downtracks.values()]
             for connection in (participant.publisher, participant.subscriber):
                 if connection is not None:
                     peer_connections += 1
@@ -287,12 +295,19 @@ class Room:
             "upTracks": uptracks,
             "downTracks": downtracks,
             "tracks": tracks,
+            "subscriptions": subscriptions,
         }
 
     async def close(self) -> None:
+        """Close everything at once (worker shutdown): no renegotiation on the way out."""
         self.closed = True
-        for participant_id in list(self._participants):
-            await self.close_participant(participant_id)
+        async with self._lock:
+            participants, self._participants = list(self._participants.values()), {}
+            for participant in participants:
+                await self._remove_publishing(participant)
+                if participant.subscriber is not None:
+                    await participant.subscriber.close()
+                    participant.subscriber = None
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

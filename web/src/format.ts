@@ -16,7 +16,6 @@ export function validateDisplayName(raw: string, max = DEFAULT_MAX_NAME): string
   if (name.length === 0) return "Please enter a display name.";
   const len = charLength(name);
   if (len > max) return `That name is ${len} characters long; the limit is ${max}.`;
-  if (/[<>]/.test(name)) return "Names can't contain < or >.";
   return "";
 }
 

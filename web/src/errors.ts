@@ -19,6 +19,9 @@ const MESSAGES: Record<string, string> = {
   TOO_MANY_CONNECTIONS: "Too many open connections from your network. Close other tabs of this site and try again.",
   RECONNECTION_THROTTLED: "Reconnecting too quickly.",
   CONNECTION_TIMEOUT: "The connection timed out.",
+  NOT_IN_ROOM: "You're no longer in this room. Join it again from the lobby.",
+  SERVER_SHUTTING_DOWN: "The server is restarting. You'll be reconnected automatically.",
+  INTERNAL_ERROR: "Something went wrong on the server. Please try again.",
   NETWORK: "Can't reach the server. Check your connection and try again.",
   TIMEOUT: "The server took too long to answer. Try again.",
 };

@@ -201,7 +201,9 @@ export class JoinDialog {
   private fail(error: ApiError): void {
     this.busy = false;
     this.setFormEnabled(true);
-    const text = describeError(error);
+    let text = describeError(error);
+    const otherRoom = error.code === "ALREADY_IN_ROOM" ? this.directory.get(String(error.details?.roomId ?? "")) : undefined;
+    if (otherRoom) text = `You're already in “${otherRoom.name}” (perhaps in another tab or window). Leave it there first, then try again.`;
     const parts: (Node | string)[] = [h("span", { class: "error-text" }, text)];
     if (error.code === "INVALID_DISPLAY_NAME" || error.code === "MALICIOUS_INPUT") {
       this.nameError.textContent = text;

@@ -94,8 +94,8 @@ export class RoomView {
       this.participants.set(p.userId, {
         userId: p.userId,
         displayName: p.userName,
-        isVideoEnabled: existing?.isVideoEnabled ?? false,
-        isAudioEnabled: existing?.isAudioEnabled ?? false,
+        isVideoEnabled: p.isVideoEnabled ?? existing?.isVideoEnabled ?? false,
+        isAudioEnabled: p.isAudioEnabled ?? existing?.isAudioEnabled ?? false,
         joinedAt: p.joinedAt ?? existing?.joinedAt ?? new Date().toISOString(),
       });
       this.setOccupancy(p.currentOccupancy);

@@ -15,7 +15,14 @@ export interface RoomEvents {
   queued: (position: number) => void;
   /** Joining failed (initially or when re-joining after a reconnect). */
   failed: (error: ApiError) => void;
-  "user-joined": (p: { userId: string; userName: string; joinedAt?: string; currentOccupancy?: number }) => void;
+  "user-joined": (p: {
+    userId: string;
+    userName: string;
+    joinedAt?: string;
+    currentOccupancy?: number;
+    isVideoEnabled?: boolean;
+    isAudioEnabled?: boolean;
+  }) => void;
   "user-left": (p: { userId: string; currentOccupancy?: number }) => void;
   "new-message": (p: { roomId?: string; message: ChatMessage }) => void;
   "participant-video-toggle": (p: { userId: string; enabled: boolean }) => void;
@@ -36,6 +43,8 @@ export class RoomSession {
   private joining: Promise<void> | null = null;
   private retryTimer: number | undefined;
   private wasConnected = false;
+  /** Acknowledged requests in flight: their failures arrive in the ack, so the twin `error` event is ignored. */
+  private inFlight = 0;
 
   constructor(readonly roomId: string, public user: User) {
     this.socket = namespace(`/public-room/${encodeURIComponent(roomId)}`);
@@ -108,7 +117,9 @@ export class RoomSession {
       if (this.joined) this.emitLocal("notice", error);
       else this.emitLocal("failed", error);
     });
-    s.on("error", (p) => this.emitLocal("notice", toApiError(p, "ERROR")));
+    s.on("error", (p) => {
+      if (this.inFlight === 0) this.emitLocal("notice", toApiError(p, "ERROR"));
+    });
     s.on("server-shutting-down", () => {
       reportProblem("The server is restarting. You'll be reconnected automatically.");
       this.emitLocal("notice", { code: "SERVER_SHUTTING_DOWN", message: "The server is restarting. You'll be reconnected automatically." });
@@ -132,6 +143,7 @@ export class RoomSession {
   private async doJoin(): Promise<void> {
     const isRejoin = this.joined;
     let ack: unknown;
+    this.inFlight++;
     try {
       ack = await this.socket
         .timeout(ACK_TIMEOUT_MS)
@@ -144,6 +156,8 @@ export class RoomSession {
       if (isRejoin) this.emitLocal("notice", error);
       else this.emitLocal("failed", error);
       return;
+    } finally {
+      this.inFlight--;
     }
     if (this.disposed) return;
     if (isError(ack)) {
@@ -177,10 +191,13 @@ export class RoomSession {
 
   private async request(event: string, payload: unknown): Promise<unknown> {
     if (!this.socket.connected) return { error: { code: "NETWORK", message: "" } };
+    this.inFlight++;
     try {
       return await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
     } catch {
       return { error: { code: "TIMEOUT", message: "" } };
+    } finally {
+      this.inFlight--;
     }
   }
 

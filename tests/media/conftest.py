@@ -54,7 +54,13 @@ async def assert_released(service: MediaService) -> None:
         last.update({key: stats[key] for key in keys})
         return all(stats[key] == 0 for key in keys)
 
-    await poll_async(released, 10, lambda: f"media resources not released: {last}")
+    async def names() -> list[str]:
+        return [name for worker in (await service.stats())["workers"] for name in worker["taskNames"]]
+
+    try:
+        await poll_async(released, 10, lambda: f"media resources not released: {last}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; worker tasks: {await names()}") from None
 
 
 __all__ = ["assert_released", "join", "media_settings", "poll"]

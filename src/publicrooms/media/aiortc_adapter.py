@@ -115,6 +115,23 @@ def prepare_gathering(pc: RTCPeerConnection) -> None:
             continue
         connection._publicrooms_gathering = True
         connection.gather_candidates = _gatherer(connection, network)
+        connection.query_consent = _consent_unless_closed(connection)
+
+
+def _consent_unless_closed(connection: aioice.Connection) -> Callable[[], Awaitable[None]]:
+    """aioice starts consent checks when connect() finishes, even if close() ran meanwhile.
+
+    That task then loops forever on a closed connection (a leak per aborted connection),
+    so a closed connection gets no consent checks at all.
+    """
+    original = connection.query_consent
+
+    async def query_consent() -> None:
+        if connection._closing:
+            return
+        await original()
+
+    return query_consent
 
 
 def _gatherer(connection: aioice.Connection, network: Network) -> Callable[[], Awaitable[None]]:
@@ -422,6 +439,15 @@ def _params(function: Any) -> list[str]:
 
 async def self_test() -> None:
     """Fail loudly (AdapterMismatch) if an internal the SFU hooks has moved."""
+    try:
+        await _self_test()
+    except AdapterMismatch:
+        raise
+    except Exception as exc:  # an attribute lookup or call inside aiortc/aioice blew up
+        raise AdapterMismatch(f"aiortc/aioice internal changed: {type(exc).__name__}: {exc}") from exc
+
+
+async def _self_test() -> None:
     _require(version("aiortc") == AIORTC_VERSION, f"aiortc {version('aiortc')} != {AIORTC_VERSION}")
     _require(version("aioice") == AIOICE_VERSION, f"aioice {version('aioice')} != {AIOICE_VERSION}")
     _require(hasattr(aioice.ice, "StunProtocol"), "aioice.ice.StunProtocol")
@@ -462,7 +488,7 @@ async def self_test() -> None:
         connection = dtls.transport.iceGatherer._connection
         _require(dtls.transport._connection is connection, "RTCIceTransport._connection")
         for name in ("_local_candidates_start", "_local_candidates_end", "_local_candidates",
-                     "_protocols", "_components", "_nominated"):
+                     "_protocols", "_components", "_nominated", "_closing", "query_consent"):
             _require(hasattr(connection, name), f"aioice.Connection.{name}")
         _require(_params(aioice.ice.StunProtocol.send_data) == ["self", "data", "addr"],
                  "StunProtocol.send_data(data, addr)")

@@ -105,6 +105,7 @@ class Worker:
         rooms = {room_id: room.stats() for room_id, room in self._rooms.items()}
         times = os.times()
         current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current and t is not self._ticker and t not in self.service_tasks]
         return {
             "pid": os.getpid(),
             "rooms": rooms,
@@ -113,9 +114,8 @@ class Worker:
             "upTracks": sum(r["upTracks"] for r in rooms.values()),
             "downTracks": sum(r["downTracks"] for r in rooms.values()),
             # the ticker and this request are always there
-            "tasks": len(
-                [t for t in asyncio.all_tasks() if t is not current and t is not self._ticker and t not in self.service_tasks]
-            ),
+            "tasks": len(tasks),
+            "taskNames": sorted(t.get_coro().__qualname__ for t in tasks)[:20],
             "cpuSeconds": times.user + times.system,
             "counters": self.counters.as_dict(),
         }

@@ -1,0 +1,82 @@
+"""Worker processes: crash recovery, room placement, start-up self-test."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from publicrooms.media import aiortc_adapter
+from publicrooms.media.errors import AdapterMismatch
+from publicrooms.media.service import MediaService
+
+from .conftest import assert_released, join, media_settings
+from .mediaclient import EventRouter, poll
+
+pytestmark = pytest.mark.media
+
+
+async def test_killed_worker_recovers(service, router):
+    room = "room-crash"
+    alice, bob = join(service, router, room, "alice"), join(service, router, room, "bob")
+    await alice.publish()
+    await bob.subscribe()
+    await poll(lambda: bob.video.get("alice") and bob.video["alice"].count >= 10, 20, "video before the crash")
+    victim = service.worker_of(room)
+    assert victim is not None
+
+    os.kill(victim, signal.SIGKILL)
+    await poll(lambda: ("media-reconnect" in [e for e, _ in bob.events]), 10, "no media-reconnect event")
+    assert (room, "media-reconnect", {"reason": "media-worker-restarted"}) in router.room_events
+    assert service.room_media(room) == []
+    await poll(lambda: service.worker_pids() and victim not in service.worker_pids(), 30, "no replacement worker")
+
+    # what a client does on media-reconnect: drop its connections and start over
+    for person in (alice, bob):
+        await person.close(tell_service=False)
+    alice2, bob2 = join(service, router, room, "alice"), join(service, router, room, "bob")
+    await alice2.publish()
+    await bob2.subscribe()
+    await poll(lambda: bob2.video.get("alice") and bob2.video["alice"].count >= 10, 20, "video after recovery")
+    assert service.worker_of(room) not in (None, victim)
+    assert (await service.stats())["workersRestarted"] == 1
+
+    await alice2.close()
+    await bob2.close()
+    await assert_released(service)
+
+
+async def test_rooms_spread_over_workers():
+    router = EventRouter()
+    service = MediaService(media_settings(workers=2), on_event=router)
+    await service.start()
+    try:
+        assert len(service.worker_pids()) == 2
+        a, b = join(service, router, "room-a", "ann"), join(service, router, "room-b", "ben")
+        await a.publish(video=False)
+        await b.publish(video=False)
+        assert service.worker_of("room-a") != service.worker_of("room-b")
+        await a.close()
+        await b.close()
+        await assert_released(service)
+    finally:
+        await service.stop()
+    assert service.worker_pids() == []
+
+
+async def test_self_test_fails_loudly_when_an_internal_moved(monkeypatch):
+    from aiortc.rtcrtpsender import RTCRtpSender
+
+    monkeypatch.delattr(RTCRtpSender, "_run_rtcp")
+    with pytest.raises(AdapterMismatch, match="_run_rtcp"):
+        await aiortc_adapter.self_test()
+
+
+async def test_empty_room_frees_worker_resources(service, router):
+    alice = join(service, router, "room-empty", "alice")
+    await alice.publish(video=False)
+    assert (await service.stats())["rooms"] == 1
+    await alice.close()
+    assert (await service.stats())["rooms"] == 0
+    await assert_released(service)

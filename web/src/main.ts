@@ -100,7 +100,8 @@ function enterRoom(session: RoomSession, state: JoinSuccess): void {
     },
   });
   main.replaceChildren(roomView.el);
-  main.focus();
+  window.scrollTo(0, 0);
+  main.focus({ preventScroll: true });
 }
 
 function renderStatus(status: ConnectionStatus): void {

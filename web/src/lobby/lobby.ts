@@ -1,7 +1,8 @@
 // The lobby: every public room with live occupancy, from the "/" namespace.
 
 import { listRooms } from "../api";
-import { namespace } from "../connection";
+import { namespace, refusalOf } from "../connection";
+import { describeError } from "../errors";
 import { h, clear } from "../dom";
 import { occupancyLabel } from "../format";
 import type { Room } from "../types";
@@ -22,16 +23,36 @@ export class RoomDirectory {
   private socket = namespace("/");
   loaded = false;
   loadError = "";
+  private wanted = false;
+  private retryTimer = 0;
 
   constructor() {
     this.socket.on("rooms", (payload: { rooms: Room[] } | Room[]) => {
       this.replace(Array.isArray(payload) ? payload : payload.rooms);
     });
     this.socket.on("room-occupancy-update", (u: OccupancyUpdate) => this.update(u));
+    this.socket.on("connect_error", (err: Error & { data?: unknown }) => {
+      const refusal = refusalOf(err);
+      if (!refusal || this.socket.active) return; // transport trouble: the client retries by itself
+      // Refused (e.g. too many connections): explain, and try again after the server's wait.
+      this.loadError = `${describeError({ code: refusal.code, message: refusal.message })} Live updates paused; retrying…`;
+      this.notify();
+      window.clearTimeout(this.retryTimer);
+      this.retryTimer = window.setTimeout(() => {
+        if (this.wanted && !this.socket.active) this.socket.connect();
+      }, Math.max(2, refusal.retryAfter ?? 5) * 1000);
+    });
+    this.socket.on("connect", () => {
+      if (this.loadError) {
+        this.loadError = "";
+        this.notify();
+      }
+    });
   }
 
   /** Starts listening; the REST list paints quickly, the socket snapshot then keeps it live. */
   start(): void {
+    this.wanted = true;
     if (!this.socket.active) this.socket.connect();
     listRooms()
       .then((rooms) => {
@@ -46,6 +67,8 @@ export class RoomDirectory {
   }
 
   stop(): void {
+    this.wanted = false;
+    window.clearTimeout(this.retryTimer);
     this.socket.disconnect();
   }
 
@@ -115,7 +138,7 @@ export class LobbyView {
     }
     const people = rooms.reduce((n, r) => n + r.currentOccupancy, 0);
     const open = rooms.filter((r) => !r.isFull).length;
-    this.summaryEl.textContent = `${people} ${people === 1 ? "person" : "people"} studying · ${open} of ${rooms.length} rooms have free seats`;
+    this.summaryEl.textContent = this.directory.loadError || `${people} ${people === 1 ? "person" : "people"} studying · ${open} of ${rooms.length} rooms have free seats`;
 
     const seen = new Set<string>();
     rooms.forEach((room, index) => {

@@ -24,7 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
     "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
 ]
 
 _next_ip = itertools.count(1)

@@ -85,6 +85,7 @@ class Publisher:
         answer = await self.pc.createAnswer()
         adapter.prepare_gathering(self.pc)
         await self.pc.setLocalDescription(answer)
+        adapter.hook_datagrams(self.pc, self._on_rtp, self._now_ms)
         self._rtcp_task = asyncio.ensure_future(self._rtcp_loop())
         return self.pc.localDescription.sdp
 
@@ -101,6 +102,9 @@ class Publisher:
                 self._by_ssrc[ssrc] = uptrack
 
         return on_receive
+
+    def _now_ms(self) -> int:
+        return rtcp.ntp_ms_from_unix(self._clock.time())
 
     def _on_rtp(self, data: bytes, arrival_ms: int) -> None:
         if len(data) < 12:

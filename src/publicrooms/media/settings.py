@@ -70,6 +70,9 @@ class MediaSettings(BaseModel):
     worker_start_timeout_s: float = Field(default=30.0, gt=0.0)
     request_timeout_s: float = Field(default=15.0, gt=0.0)
     worker_start_method: str = Field(default="spawn", pattern="^(spawn|forkserver)$")
+    profile_dir: str | None = Field(
+        default=None, description="debugging: each worker writes a cProfile dump here on exit"
+    )
 
     @model_validator(mode="after")
     def _check_port_range(self) -> "MediaSettings":

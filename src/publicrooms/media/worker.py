@@ -144,7 +144,18 @@ def run(conn: Connection, settings_json: str, index: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     logging.basicConfig(level=logging.WARNING, format=f"media-worker[{index}] %(levelname)s %(name)s: %(message)s")
     settings = MediaSettings.model_validate_json(settings_json)
-    asyncio.run(_serve(conn, settings))
+    if not settings.profile_dir:
+        asyncio.run(_serve(conn, settings))
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        asyncio.run(_serve(conn, settings))
+    finally:
+        profiler.disable()
+        profiler.dump_stats(os.path.join(settings.profile_dir, f"worker-{index}-{os.getpid()}.prof"))
 
 
 async def _serve(conn: Connection, settings: MediaSettings) -> None:

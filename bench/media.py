@@ -1,0 +1,361 @@
+"""SFU benchmark: server CPU per forwarded packet, end-to-end latency and frame rate.
+
+    .venv/bin/python bench/media.py            # all scenarios, table into bench/README.md
+    .venv/bin/python bench/media.py --quick    # shorter runs, no README update
+    PROFILE=1 .venv/bin/python bench/media.py --only 6   # cProfile the worker, print hot spots
+
+Publishers replay pre-encoded VP8 (640x480, 30 fps, ~1 Mbit/s) and Opus (20 ms) so the
+benchmark process does not spend its CPU encoding. One subscriber per scenario decodes video
+(frame numbers are drawn as bars; latency = decode time - send time of that frame number);
+the others only count packets. Server CPU = user+system time of the media worker process
+divided by the packets it forwarded in the measuring window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fractions
+import math
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from publicrooms.media import aiortc_adapter  # noqa: E402
+from publicrooms.media.service import MediaService  # noqa: E402
+from publicrooms.media.settings import MediaSettings  # noqa: E402
+
+WIDTH, HEIGHT, FPS, BITS = 640, 480, 30, 16
+LOOP_FRAMES = 90  # 3 s: a keyframe every loop
+
+
+# --- pre-encoded media -------------------------------------------------------------------
+
+
+def _frame(number: int, rng: np.random.Generator) -> av.VideoFrame:
+    yuv = np.full((HEIGHT * 3 // 2, WIDTH), 128, dtype=np.uint8)
+    bits = [(number >> (BITS - 1 - i)) & 1 for i in range(BITS)]
+    yuv[: HEIGHT // 2, :] = np.repeat(np.array(bits, dtype=np.uint8) * 235 + 10, WIDTH // BITS)[np.newaxis, :]
+    # changing 8x8 blocks below the bars: about 1 Mbit/s, like a real camera picture
+    blocks = rng.integers(0, 255, (HEIGHT // 16, WIDTH // 8), dtype=np.uint8)
+    yuv[HEIGHT // 2 : HEIGHT, :] = np.kron(blocks, np.ones((8, 8), dtype=np.uint8))
+    return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+
+
+def read_number(frame: av.VideoFrame) -> int:
+    gray = frame.to_ndarray(format="gray")
+    band = gray[HEIGHT // 8 : 3 * HEIGHT // 8, :]
+    bar = WIDTH // BITS
+    number = 0
+    for i in range(BITS):
+        number = (number << 1) | int(band[:, i * bar + bar // 4 : (i + 1) * bar - bar // 4].mean() > 128)
+    return number
+
+
+def encode_video() -> list[bytes]:
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    codec.bit_rate = 1_000_000
+    codec.framerate = fractions.Fraction(FPS, 1)
+    codec.time_base = fractions.Fraction(1, FPS)
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "kf-max-dist": "100000"}
+    rng = np.random.default_rng(1)
+    packets: list[bytes] = []
+    for n in range(LOOP_FRAMES):
+        frame = _frame(n, rng)
+        frame.pts = n
+        frame.pict_type = av.video.frame.PictureType.I if n == 0 else av.video.frame.PictureType.NONE
+        packets += [bytes(p) for p in codec.encode(frame)]
+    packets += [bytes(p) for p in codec.encode(None)]
+    return packets[:LOOP_FRAMES]
+
+
+def encode_audio() -> list[bytes]:
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate, codec.format, codec.layout = 48000, "s16", "stereo"
+    codec.bit_rate = 32000
+    packets: list[bytes] = []
+    for n in range(50):
+        t = (np.arange(960) + n * 960) / 48000
+        tone = (0.3 * 32767 * np.sin(2 * math.pi * 440 * t)).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(tone, 2).reshape(1, -1), format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = 48000, n * 960
+        packets += [bytes(p) for p in codec.encode(frame)]
+    return packets
+
+
+class ReplayTrack(MediaStreamTrack):
+    """Plays pre-encoded packets in real time; aiortc packetises them without encoding."""
+
+    def __init__(self, kind: str, packets: list[bytes], rate: int, step: int, interval_s: float) -> None:
+        super().__init__()
+        self.kind = kind
+        self._packets, self._rate, self._step, self._interval = packets, rate, step, interval_s
+        self._n = 0
+        self._start: float | None = None
+        self.sent_at: dict[int, float] = {}
+
+    async def recv(self) -> av.Packet:
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._n * self._interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        index = self._n % len(self._packets)
+        packet = av.Packet(self._packets[index])
+        packet.pts = self._n * self._step
+        packet.time_base = fractions.Fraction(1, self._rate)
+        self.sent_at[index] = time.monotonic()
+        self._n += 1
+        return packet
+
+
+# --- participants ----------------------------------------------------------------------------
+
+
+def peer_connection() -> RTCPeerConnection:
+    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+
+
+class BenchParticipant:
+    def __init__(self, service: MediaService, room: str, pid: str, decode: bool) -> None:
+        self.service, self.room, self.id, self.decode = service, room, pid, decode
+        self.pub: RTCPeerConnection | None = None
+        self.sub: RTCPeerConnection | None = None
+        self.video: ReplayTrack | None = None
+        self.tracks: list[dict[str, Any]] = []
+        self.packets = 0
+        self.frames: list[tuple[float, int, str]] = []  # (time, frame number, publisher)
+        self.marker_frames = 0
+        self.tasks: list[asyncio.Task[None]] = []
+        self.lock = asyncio.Lock()
+
+    async def publish(self, video_packets: list[bytes], audio_packets: list[bytes]) -> None:
+        self.pub = peer_connection()
+        self.video = ReplayTrack("video", video_packets, 90000, 90000 // FPS, 1 / FPS)
+        self.pub.addTrack(self.video)
+        self.pub.addTrack(ReplayTrack("audio", audio_packets, 48000, 960, 0.02))
+        offer = await self.pub.createOffer()
+        aiortc_adapter.prepare_gathering(self.pub)
+        await self.pub.setLocalDescription(offer)
+        answer = await self.service.publish(self.room, self.id, self.pub.localDescription.sdp)
+        await self.pub.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+
+    async def subscribe(self) -> None:
+        self.sub = peer_connection()
+        self.sub.on("track", self._on_track)
+        offer = await self.service.subscribe(self.room, self.id)
+        if offer:
+            await self.on_offer(offer)
+
+    async def on_offer(self, offer: dict[str, Any]) -> None:
+        async with self.lock:
+            assert self.sub is not None
+            self.tracks = offer["tracks"]
+            await self.sub.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+            answer = await self.sub.createAnswer()
+            aiortc_adapter.prepare_gathering(self.sub)
+            await self.sub.setLocalDescription(answer)
+            if not self.decode:
+                dtls = aiortc_adapter.transport_of(self.sub)
+                aiortc_adapter.hook_rtp_input(dtls, self._count)
+            await self.service.subscriber_answer(self.room, self.id, self.sub.localDescription.sdp, offer["offerId"])
+
+    def _count(self, data: bytes, arrival_ms: int) -> None:
+        self.packets += 1
+        if data[1] & 0x80 and (data[1] & 0x7F) != 111:
+            self.marker_frames += 1
+
+    def _on_track(self, track: Any) -> None:
+        if not self.decode:
+            return
+        owner = "?"
+        assert self.sub is not None
+        for transceiver in self.sub.getTransceivers():
+            if transceiver.receiver.track is track:
+                owner = next((t["participantId"] for t in self.tracks if t["mid"] == transceiver.mid), "?")
+        self.tasks.append(asyncio.ensure_future(self._consume(track, owner)))
+
+    async def _consume(self, track: Any, owner: str) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                if track.kind == "video":
+                    self.frames.append((time.monotonic(), read_number(frame), owner))
+                else:
+                    self.packets += 1
+        except Exception:
+            pass
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for pc in (self.pub, self.sub):
+            if pc is not None:
+                await pc.close()
+
+
+class Router:
+    def __init__(self) -> None:
+        self.people: dict[str, BenchParticipant] = {}
+
+    async def __call__(self, room: str, pid: str | None, event: str, payload: dict[str, Any]) -> None:
+        if event == "media-offer" and pid in self.people:
+            await self.people[pid].on_offer(payload)
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+async def run_scenario(
+    name: str, publishers: int, subscribers: int, seconds: float, video: list[bytes], audio: list[bytes],
+    profile: bool,
+) -> dict[str, Any]:
+    """`publishers` people publish and subscribe; `subscribers` more only subscribe."""
+    profile_dir = tempfile.mkdtemp(prefix="media-profile-") if profile else None
+    settings = MediaSettings(workers=1, loopback_only=True, profile_dir=profile_dir)
+    router = Router()
+    service = MediaService(settings, on_event=router)
+    await service.start()
+    room = "bench"
+    people: list[BenchParticipant] = []
+    try:
+        for i in range(publishers):
+            person = BenchParticipant(service, room, f"pub{i}", decode=(i == 1))
+            router.people[person.id] = person
+            people.append(person)
+            await person.publish(video, audio)
+        for i in range(subscribers):
+            person = BenchParticipant(service, room, f"sub{i}", decode=(i == 0))
+            router.people[person.id] = person
+            people.append(person)
+        for person in people:
+            if person.id.startswith("sub") or publishers > 1:
+                await person.subscribe()
+        probe = next(p for p in people if p.decode)
+        deadline = time.monotonic() + 20
+        while not probe.frames and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3.0)  # warm-up: every subscriber connected and past its keyframe
+
+        before = await service.stats()
+        start = time.monotonic()
+        frames_before = len(probe.frames)
+        await asyncio.sleep(seconds)
+        after = await service.stats()
+        elapsed = time.monotonic() - start
+
+        forwarded = after["packetsForwarded"] - before["packetsForwarded"]
+        cpu_s = after["cpuSeconds"] - before["cpuSeconds"]
+        window = probe.frames[frames_before:]
+        source = next(p for p in people if p.id == (window[0][2] if window else "pub0"))
+        latencies = []
+        for arrival, number, owner in window:
+            sent = source.video.sent_at.get(number) if source.video and owner == source.id else None
+            if sent is not None and 0 <= arrival - sent < 2:
+                latencies.append(arrival - sent)
+        return {
+            "name": name,
+            "downTracks": after["downTracks"],
+            "forwardedPps": forwarded / elapsed,
+            "cpuPercent": 100 * cpu_s / elapsed,
+            "usPerPacket": 1e6 * cpu_s / forwarded if forwarded else float("nan"),
+            "fps": len(window) / elapsed,
+            "latencyMs": 1000 * statistics.median(latencies) if latencies else float("nan"),
+            "latencyP95Ms": 1000 * sorted(latencies)[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
+            "profileDir": profile_dir,
+        }
+    finally:
+        for person in people:
+            await person.close()
+        await service.stop()
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| scenario | down tracks | forwarded pkt/s | worker CPU | CPU per forwarded packet | probe fps | latency median / p95 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['name']} | {r['downTracks']} | {r['forwardedPps']:.0f} | {r['cpuPercent']:.1f} % "
+            f"| {r['usPerPacket']:.1f} µs | {r['fps']:.1f} | {r['latencyMs']:.0f} / {r['latencyP95Ms']:.0f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def update_readme(text: str) -> None:
+    readme = ROOT / "bench" / "README.md"
+    content = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    start = content.find("## Media")
+    if start < 0:
+        content = content.rstrip("\n") + "\n\n" + text + "\n"
+    else:
+        end = content.find("\n## ", start + 1)
+        content = content[:start] + text + ("\n" + content[end + 1 :] if end >= 0 else "\n")
+    readme.write_text(content)
+
+
+def print_profile(profile_dir: str) -> None:
+    files = [str(p) for p in Path(profile_dir).glob("*.prof")]
+    if not files:
+        print("no profile written")
+        return
+    stats = pstats.Stats(*files)
+    stats.sort_stats("tottime").print_stats(25)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", type=int, help="only 1 publisher -> N subscribers")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    profile = bool(os.environ.get("PROFILE"))
+    seconds = 4.0 if args.quick else args.seconds
+    video, audio = encode_video(), encode_audio()
+    print(f"video loop: {len(video)} frames, {sum(map(len, video)) * 8 * FPS / len(video) / 1000:.0f} kbit/s")
+    scenarios = [(f"1 publisher → {n} subscribers", 1, n) for n in (1, 3, 6, 12)]
+    scenarios.append(("full room: 10 people, all cameras and mics", 10, 0))
+    if args.only is not None:
+        scenarios = [(f"1 publisher → {args.only} subscribers", 1, args.only)]
+    results = []
+    for name, publishers, subscribers in scenarios:
+        result = await run_scenario(name, publishers, subscribers, seconds, video, audio, profile)
+        results.append(result)
+        print(table([result]).splitlines()[-1], flush=True)
+        if profile and result["profileDir"]:
+            print_profile(result["profileDir"])
+    text = table(results)
+    print(text)
+    if not args.quick and args.only is None:
+        update_readme(README_HEADER + text + "\n" + README_FOOTER)
+
+
+README_HEADER = """## Media
+
+`bench/media.py` (run: `.venv/bin/python bench/media.py`; `--quick` for a smoke run,
+`PROFILE=1 ... --only 6` to cProfile the worker). One media worker process; publishers replay
+pre-encoded 640x480 30 fps VP8 (~1 Mbit/s) plus 20 ms Opus; one subscriber decodes video
+(fps, latency), the others count packets. CPU = worker user+system time / packets forwarded
+(audio and video, including the publisher-side receive path, RTCP and timers).
+Machine: 2 shared, noisy cores — numbers vary by ±20 % between runs.
+
+"""
+README_FOOTER = ""
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

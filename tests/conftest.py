@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from publicrooms.clock import FakeClock
+from publicrooms.logging import configure_logging
 from publicrooms.settings import RoomConfig, Settings
 from tests.support.clients import SocketClient, http_client, new_ip
 from tests.support.live import LiveServer
+
+configure_logging("warning")
 
 PG_ADMIN_DSN = os.environ.get("PUBLICROOMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"

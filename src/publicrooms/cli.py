@@ -13,6 +13,21 @@ from publicrooms.settings import Settings
 cli = typer.Typer(help="publicrooms: anonymous public study rooms.", no_args_is_help=True)
 
 
+class GracefulServer(uvicorn.Server):
+    """Uvicorn that drains publicrooms (tell clients, stop jobs, close sockets) before it waits
+    for connections to end: otherwise open WebSockets would hold shutdown for the whole grace."""
+
+    def __init__(self, config: uvicorn.Config, drain) -> None:  # noqa: ANN001
+        super().__init__(config)
+        self._drain = drain
+
+    async def shutdown(self, sockets=None) -> None:  # noqa: ANN001
+        try:
+            await self._drain()
+        finally:
+            await super().shutdown(sockets)
+
+
 def uvicorn_config(app, settings: Settings, **overrides) -> uvicorn.Config:  # noqa: ANN001
     """The uvicorn configuration the server needs, whoever starts it (CLI or tests)."""
     options = dict(
@@ -46,7 +61,7 @@ def serve(
     from publicrooms.app import create_app
 
     server = create_app(settings)
-    uvicorn.Server(uvicorn_config(server.asgi, settings)).run()
+    GracefulServer(uvicorn_config(server.asgi, settings), server.drain).run()
 
 
 @cli.command()

@@ -6,8 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from publicrooms.clock import Clock
+from publicrooms.security.abuse import AbuseMonitor
 from publicrooms.security.client_ip import ClientIpResolver, scope_headers, scope_peer
+from publicrooms.security.connections import ConnectionGuard
 from publicrooms.security.ipkey import IpKeyer
+from publicrooms.security.ratelimit import Allowance, LimitRule, RateLimiter
+from publicrooms.services.activity import ActivityTracker
 from publicrooms.services.rooms import RoomService
 from publicrooms.services.users import UserService
 from publicrooms.settings import Settings
@@ -25,9 +29,23 @@ class AppContext:
     resolver: ClientIpResolver
     users: UserService
     rooms: RoomService
-    extras: dict[str, Any] = field(default_factory=dict)
+    activity: ActivityTracker
+    limiter: RateLimiter
+    abuse: AbuseMonitor
+    guard: ConnectionGuard
+    rules: dict[str, LimitRule]
+    shutting_down: bool = False
 
     def ip_key_of_scope(self, scope: Mapping) -> str:
         """The IP key of the client behind an ASGI connection."""
         ip = self.resolver.resolve(scope_peer(scope), scope_headers(scope))
         return self.keyer.key(ip)
+
+    async def limit(self, rule_name: str, ip_key: str, key: str | None = None) -> Allowance:
+        """Count a hit against a rule; a refusal is recorded as suspicious activity."""
+        rule = self.rules[rule_name]
+        try:
+            return await self.limiter.hit(rule, key or ip_key)
+        except Exception as error:
+            self.abuse.record(ip_key, f"{rule_name}-limit", getattr(error, "code", ""))
+            raise

@@ -23,6 +23,8 @@ class DomainError(Exception):
         self.message = message or self.default_message
         self.retry_after_s = retry_after_s
         self.details = details
+        # Extra HTTP headers (e.g. rate-limit state) a transport may attach on the way out.
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
     @property
@@ -170,6 +172,7 @@ def as_domain_error(exc: BaseException) -> DomainError:
 
 def http_headers(error: DomainError) -> dict[str, str]:
     """Headers an HTTP error response carries (`Retry-After` when there is a wait)."""
-    if error.retry_after is None:
-        return {}
-    return {"Retry-After": str(error.retry_after)}
+    headers = dict(error.headers)
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return headers

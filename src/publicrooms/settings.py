@@ -35,6 +35,7 @@ DEFAULT_ROOMS = [
 class LimitSettings(BaseModel):
     """Abuse limits (SPEC §5); counts per window, blocks in seconds."""
 
+    window_s: int = 60  # the "minute" of every per-minute limit
     rest_per_minute: int = 100
     rest_block_s: float = 60
     chat_per_minute: int = 10
@@ -49,6 +50,7 @@ class LimitSettings(BaseModel):
     violations_before_block: int = 10
     violation_window_s: float = 600
     ip_block_s: float = 900
+    storage_uri: str = "async+memory://"  # limits storage; async+redis://host:6379 to share
 
 
 class CleanupSettings(BaseModel):
@@ -63,6 +65,8 @@ class CleanupSettings(BaseModel):
     inactive_sweep_interval_s: float = 30.0
     table_sweep_interval_s: float = 60.0
     shutdown_grace_s: float = 5.0
+    engineio_ping_interval_s: float = 25.0
+    engineio_ping_timeout_s: float = 20.0
 
 
 class Settings(BaseSettings):

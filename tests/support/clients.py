@@ -70,12 +70,30 @@ class SocketClient:
         assert self.sio is not None
         await self.sio.emit(event, data, namespace=self.namespace)
 
+    async def drop(self) -> None:
+        """Vanish without a goodbye: abort the TCP connection under the socket."""
+        assert self.sio is not None and self.session is not None
+        ws = getattr(self.sio.eio, "ws", None)
+        if ws is not None and not ws.closed:
+            ws._response.connection.transport.abort()
+        await self.session.close()
+
     @property
     def connected(self) -> bool:
         return bool(self.sio and self.sio.connected and self.namespace in self.sio.namespaces)
 
     async def close(self) -> None:
+        """Disconnect cleanly, as socket.io-client's disconnect() does: DISCONNECT, then close."""
         if self.sio is not None:
+            try:
+                if self.connected:
+                    # python-socketio's own disconnect() may close the transport before the
+                    # DISCONNECT packet is written; send it and let the queue drain first.
+                    await self.sio._send_packet(self.sio.packet_class(
+                        socketio.packet.DISCONNECT, namespace=self.namespace))
+                    await asyncio.wait_for(self.sio.eio.queue.join(), 2)
+            except (Exception, asyncio.TimeoutError):
+                pass
             try:
                 # A polling client waits for its open long-poll to end; don't wait on it.
                 await asyncio.wait_for(self.sio.disconnect(), 1)

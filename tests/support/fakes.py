@@ -13,6 +13,7 @@ class RecordingBroadcaster:
     def __init__(self) -> None:
         self.room_events: list[tuple[str, str, dict[str, Any]]] = []
         self.lobby_events: list[tuple[str, dict[str, Any]]] = []
+        self.user_events: list[tuple[str, str, str, dict[str, Any]]] = []
 
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
                       skip_sid: str | None = None) -> None:
@@ -20,6 +21,10 @@ class RecordingBroadcaster:
 
     async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
         self.lobby_events.append((event, data))
+
+    async def to_user(self, room_id: str, user_id: str, event: str,
+                      data: dict[str, Any]) -> None:
+        self.user_events.append((room_id, user_id, event, data))
 
     async def detach(self, room_id: str, user_id: str) -> None:
         return None

@@ -7,10 +7,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-import uvicorn
-
 from publicrooms.app import PublicRooms, create_app
-from publicrooms.cli import uvicorn_config
+from publicrooms.cli import GracefulServer, uvicorn_config
 from publicrooms.clock import Clock
 from publicrooms.settings import Settings
 
@@ -23,8 +21,9 @@ class LiveServer:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.app: PublicRooms = create_app(settings, clock)
-        self._server = uvicorn.Server(uvicorn_config(self.app.asgi, settings, port=0,
-                                                     host="127.0.0.1", log_level="warning"))
+        self._server = GracefulServer(uvicorn_config(self.app.asgi, settings, port=0,
+                                                     host="127.0.0.1", log_level="warning"),
+                                      self.app.drain)
         self._server.install_signal_handlers = lambda: None  # not the main thread
         self._thread = threading.Thread(target=self._server.run, name="live-server", daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None

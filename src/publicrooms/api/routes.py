@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import math
+
+from fastapi import APIRouter, Depends, Request, Response
 
 from publicrooms.context import AppContext
+from publicrooms.errors import DomainError, ServerShuttingDown
 from publicrooms.schemas.rooms import (
     ConfigRead,
     JoinRequest,
@@ -19,16 +22,37 @@ from publicrooms.schemas.rooms import (
 
 ERRORS = {"description": "Error: `{\"error\": {\"code\", \"message\", \"retryAfter\"?, \"details\"?}}`"}
 
-router = APIRouter(prefix="/api/public", responses={400: ERRORS, 403: ERRORS, 404: ERRORS,
-                                                   409: ERRORS, 429: ERRORS, 503: ERRORS})
-
-
 def context(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
 def ip_key(request: Request) -> str:
     return context(request).ip_key_of_scope(request.scope)
+
+
+async def rest_limit(request: Request, response: Response) -> None:
+    """Blocked keys are refused; every endpoint counts its own hits per IP key."""
+    ctx = context(request)
+    key = ip_key(request)
+    ctx.abuse.check(key)
+    route = request.scope.get("route")
+    endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    rule = ctx.rules["rest"]
+    policy = f'"{rule.name}";q={rule.amount};w={rule.window_s}'
+    try:
+        allowance = await ctx.limit("rest", key, f"{key}|{endpoint}")
+    except DomainError as error:
+        error.headers.update({"RateLimit-Policy": policy,
+                              "RateLimit": f'"{rule.name}";r=0;t={error.retry_after}'})
+        raise
+    response.headers["RateLimit-Policy"] = policy
+    response.headers["RateLimit"] = (f'"{rule.name}";r={allowance.remaining};'
+                                     f"t={math.ceil(allowance.reset_s)}")
+
+
+router = APIRouter(prefix="/api/public", dependencies=[Depends(rest_limit)],
+                   responses={400: ERRORS, 403: ERRORS, 404: ERRORS, 409: ERRORS, 429: ERRORS,
+                              503: ERRORS})
 
 
 @router.get("/rooms", response_model=list[RoomRead], response_model_by_alias=True)
@@ -58,8 +82,15 @@ async def join_room(room_id: str, body: JoinRequest, request: Request) -> dict:
     """Take a seat in a room; the answer carries participants and recent chat."""
     ctx = context(request)
     ctx.rooms.room(room_id)
-    user = await ctx.users.resolve_user(ip_key=ip_key(request), user_id=body.user_id)
+    if ctx.shutting_down:
+        raise ServerShuttingDown()
+    key = ip_key(request)
+    await ctx.limit("join", key)
+    user = await ctx.users.resolve_user(ip_key=key, user_id=body.user_id)
     result = await ctx.rooms.join_room(room_id=room_id, user=user)
+    if result.seated_now:
+        # Held for the socket that normally follows; released if none arrives.
+        ctx.rooms.hold(user.id, ctx.settings.cleanup.rest_seat_hold_s)
     return JoinResponse(room=result.room, participants=result.participants,
                         recent_messages=result.recent_messages,
                         self_=UserRead(user_id=user.id, display_name=user.display_name)).wire()
@@ -72,6 +103,7 @@ async def leave_room(room_id: str, body: LeaveRequest, request: Request) -> dict
     ctx = context(request)
     ctx.rooms.room(room_id)
     user = await ctx.users.resolve_user(ip_key=ip_key(request), user_id=body.user_id)
+    await ctx.rooms.leave_queue(user_id=user.id)
     await ctx.rooms.leave_room(user_id=user.id, room_id=room_id)
     return {"success": True}
 
@@ -101,10 +133,8 @@ async def readiness(request: Request) -> dict:
     """The database answers and start-up has finished."""
     from sqlalchemy import text
 
-    from publicrooms.errors import ServerShuttingDown
-
     ctx = context(request)
-    if ctx.extras.get("shutting_down"):
+    if ctx.shutting_down:
         raise ServerShuttingDown()
     async with ctx.sql.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))

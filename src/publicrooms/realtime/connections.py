@@ -1,8 +1,11 @@
-"""Live Socket.IO connections of this process: who is behind each sid."""
+"""Live Socket.IO connections of this process: who is behind each sid, and when they last spoke."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from publicrooms.clock import Clock
 
 
 @dataclass(slots=True)
@@ -10,25 +13,43 @@ class Connection:
     sid: str
     namespace: str
     ip_key: str
+    eio_sid: str
     room_id: str | None = None
     user_id: str | None = None
     # Set once the socket took (or resumed) a seat through join-room.
     joined: bool = False
-    extra: dict = field(default_factory=dict)
+    last_activity: float = 0.0
+    missed_pings: int = 0
 
 
 class ConnectionRegistry:
-    """sid → Connection, plus who is seated through which sockets."""
+    """sid → Connection, plus which sockets each user has."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock, on_user_activity: Callable[[str], None]) -> None:
+        self._clock = clock
+        self._on_user_activity = on_user_activity
         self._by_sid: dict[str, Connection] = {}
         self._sids_by_user: dict[str, set[str]] = {}
 
     def add(self, connection: Connection) -> None:
+        connection.last_activity = self._clock.monotonic()
         self._by_sid[connection.sid] = connection
 
     def get(self, sid: str) -> Connection | None:
         return self._by_sid.get(sid)
+
+    def all(self) -> list[Connection]:
+        return list(self._by_sid.values())
+
+    def touch(self, sid: str) -> None:
+        """The client said something: it is alive and its user is active."""
+        connection = self._by_sid.get(sid)
+        if connection is None:
+            return
+        connection.last_activity = self._clock.monotonic()
+        connection.missed_pings = 0
+        if connection.user_id is not None:
+            self._on_user_activity(connection.user_id)
 
     def bind_user(self, sid: str, user_id: str) -> None:
         connection = self._by_sid[sid]
@@ -43,8 +64,9 @@ class ConnectionRegistry:
             self._unbind(connection)
         return connection
 
-    def sids_of_user(self, user_id: str) -> set[str]:
-        return set(self._sids_by_user.get(user_id, ()))
+    def sids_of_user(self, user_id: str) -> list[Connection]:
+        return [self._by_sid[sid] for sid in self._sids_by_user.get(user_id, ())
+                if sid in self._by_sid]
 
     def joined_sids(self, user_id: str, room_id: str) -> list[str]:
         return [sid for sid in self._sids_by_user.get(user_id, ())
@@ -63,4 +85,4 @@ class ConnectionRegistry:
         return len(self._by_sid)
 
     def table_sizes(self) -> dict[str, int]:
-        return {"connections": len(self._by_sid), "users": len(self._sids_by_user)}
+        return {"connections": len(self._by_sid), "users_connected": len(self._sids_by_user)}

@@ -1,4 +1,4 @@
-"""Wrapping of Socket.IO event handlers: domain errors become an `error` event and an ack."""
+"""Wrapping of Socket.IO event handlers: activity, domain errors as an `error` event and an ack."""
 
 from __future__ import annotations
 
@@ -20,12 +20,18 @@ def error_ack(error: DomainError) -> dict[str, Any]:
     return {"error": error.payload()}
 
 
-def event_handler(sio: socketio.AsyncServer, event: str) -> Callable[[Handler], Handler]:
-    """Answer the ack with the handler's result, or tell the client what went wrong."""
+def event_handler(sio: socketio.AsyncServer, event: str,
+                  on_event: Callable[[str], None] | None = None) -> Callable[[Handler], Handler]:
+    """Answer the ack with the handler's result, or tell the client what went wrong.
+
+    `on_event(sid)` runs first: any event from a client counts as activity.
+    """
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def wrapper(namespace: str, sid: str, *args: Any) -> dict[str, Any] | None:
+            if on_event is not None:
+                on_event(sid)
             try:
                 return await handler(namespace, sid, *args)
             except DomainError as error:

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import socketio
 
-from publicrooms.context import AppContext
 from publicrooms.realtime.broadcaster import LOBBY
+from publicrooms.realtime.gateway import Gateway
 
 
-def register_lobby(sio: socketio.AsyncServer, ctx: AppContext) -> None:
+def register_lobby(sio: socketio.AsyncServer, gateway: Gateway) -> None:
+    rooms = gateway.ctx.rooms
+
     @sio.on("connect", namespace=LOBBY)
-    async def connect(sid: str, environ: dict, auth: object = None) -> None:
-        rooms = await ctx.rooms.list_rooms()
-        await sio.emit("rooms", {"rooms": [room.wire() for room in rooms]}, to=sid,
+    async def connect(sid: str, environ: dict, auth: object = None) -> bool:
+        if not await gateway.connect(LOBBY, sid, environ):
+            return False
+        snapshot = await rooms.list_rooms()
+        await sio.emit("rooms", {"rooms": [room.wire() for room in snapshot]}, to=sid,
                        namespace=LOBBY)
+        return True
+
+    @sio.on("disconnect", namespace=LOBBY)
+    async def disconnect(sid: str, reason: object = None) -> None:
+        await gateway.disconnect(LOBBY, sid, reason)
 
     @sio.on("get-rooms", namespace=LOBBY)
     async def get_rooms(sid: str, data: object = None) -> dict:
-        rooms = await ctx.rooms.list_rooms()
-        return {"rooms": [room.wire() for room in rooms]}
+        gateway.registry.touch(sid)
+        return {"rooms": [room.wire() for room in await rooms.list_rooms()]}
+
+    @sio.on("pong", namespace=LOBBY)
+    async def pong(sid: str, data: object = None) -> dict:
+        gateway.registry.touch(sid)
+        return {"success": True}

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import socketio
-import structlog
 
-from publicrooms.context import AppContext
-from publicrooms.errors import DomainError, InvalidUser, NotInRoom, RoomNotFound
-from publicrooms.realtime.broadcaster import ROOM_PREFIX, SEATED, user_channel
-from publicrooms.realtime.connections import Connection, ConnectionRegistry
+from publicrooms.errors import ChatRateLimitExceeded, InvalidUser, NotInRoom, ServerShuttingDown
+from publicrooms.realtime.broadcaster import SEATED, user_channel
+from publicrooms.realtime.connections import Connection
+from publicrooms.realtime.gateway import Gateway
 from publicrooms.realtime.handlers import event_handler
 from publicrooms.schemas.base import parse
 from publicrooms.schemas.rooms import (
@@ -22,19 +22,19 @@ from publicrooms.schemas.rooms import (
     TogglePayload,
     UserRead,
 )
+from publicrooms.services.views import iso
 from publicrooms.store.sql import UserRecord
 
-log = structlog.get_logger("publicrooms.realtime")
 
+def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
+    ctx, registry = gateway.ctx, gateway.registry
 
-def room_id_of(namespace: str) -> str:
-    if not namespace.startswith(ROOM_PREFIX):
-        raise RoomNotFound()
-    return namespace[len(ROOM_PREFIX):]
+    def on(event: str):  # noqa: ANN202
+        """Register for every room namespace, with activity tracking and error answers."""
+        def decorate(handler):  # noqa: ANN001, ANN202
+            return sio.on(event, namespace="*")(event_handler(sio, event, registry.touch)(handler))
+        return decorate
 
-
-def register_rooms(sio: socketio.AsyncServer, ctx: AppContext,
-                   registry: ConnectionRegistry) -> None:
     def connection(sid: str) -> Connection:
         conn = registry.get(sid)
         if conn is None or conn.room_id is None:
@@ -60,22 +60,25 @@ def register_rooms(sio: socketio.AsyncServer, ctx: AppContext,
         return await ctx.users.create_user(ip_key=conn.ip_key, display_name=payload.user_name)
 
     @sio.on("connect", namespace="*")
-    async def connect(namespace: str, sid: str, environ: dict, auth: object = None) -> None:
-        try:
-            room = ctx.rooms.room(room_id_of(namespace))
-        except DomainError as error:
-            raise socketio.exceptions.ConnectionRefusedError(error.message,
-                                                             error.payload()) from None
-        ip_key = ctx.ip_key_of_scope(environ["asgi.scope"])
-        registry.add(Connection(sid=sid, namespace=namespace, ip_key=ip_key, room_id=room.id))
+    async def connect(namespace: str, sid: str, environ: dict, auth: object = None) -> bool:
+        return await gateway.connect(namespace, sid, environ)
 
-    @sio.on("join-room", namespace="*")
-    @event_handler(sio, "join-room")
+    @sio.on("disconnect", namespace="*")
+    async def disconnect(namespace: str, sid: str, reason: object = None) -> None:
+        await gateway.disconnect(namespace, sid, reason)
+
+    @on("join-room")
     async def join_room(namespace: str, sid: str, data: Any = None) -> dict:
         conn = connection(sid)
         payload = parse(JoinRoomPayload, data)
+        if ctx.shutting_down:
+            raise ServerShuttingDown()
+        await ctx.limit("join", conn.ip_key)
         user = await user_for_join(conn, payload)
-        # Subscribe before taking the seat so no broadcast falls between history and live.
+        registry.bind_user(sid, user.id)
+        # Subscribe before taking the seat so no broadcast falls between history and live;
+        # the user channel also carries queue news while waiting.
+        await sio.enter_room(sid, user_channel(user.id), namespace=namespace)
         await sio.enter_room(sid, SEATED, namespace=namespace)
         try:
             result = await ctx.rooms.join_room(room_id=conn.room_id, user=user, skip_sid=sid)
@@ -83,30 +86,46 @@ def register_rooms(sio: socketio.AsyncServer, ctx: AppContext,
             if not conn.joined:
                 await sio.leave_room(sid, SEATED, namespace=namespace)
             raise
-        registry.bind_user(sid, user.id)
         conn.joined = True
-        await sio.enter_room(sid, user_channel(user.id), namespace=namespace)
+        ctx.rooms.unhold(user.id)
         return JoinResponse(
             room=result.room, participants=result.participants,
             recent_messages=result.recent_messages,
             self_=UserRead(user_id=user.id, display_name=user.display_name),
         ).wire()
 
-    @sio.on("leave-room", namespace="*")
-    @event_handler(sio, "leave-room")
+    @on("leave-room")
     async def leave_room(namespace: str, sid: str, data: Any = None) -> dict:
         payload = parse(LeaveRoomPayload, data)
+        conn = connection(sid)
+        if conn.user_id is not None and not conn.joined and payload.user_id in (None, conn.user_id):
+            await ctx.rooms.leave_queue(user_id=conn.user_id)  # cancel waiting
+            return {"success": True}
         conn = seated(sid, payload.user_id)
         await ctx.rooms.leave_room(user_id=conn.user_id, room_id=conn.room_id)
         for other in registry.joined_sids(conn.user_id, conn.room_id):
             registry.get(other).joined = False
         return {"success": True}
 
-    @sio.on("send-message", namespace="*")
-    @event_handler(sio, "send-message")
+    @on("leave-queue")
+    async def leave_queue(namespace: str, sid: str, data: Any = None) -> dict:
+        conn = connection(sid)
+        if conn.user_id is not None:
+            await ctx.rooms.leave_queue(user_id=conn.user_id)
+        return {"success": True}
+
+    @on("send-message")
     async def send_message(namespace: str, sid: str, data: Any = None) -> dict:
         payload = parse(SendMessagePayload, data)
         conn = seated(sid)
+        try:
+            await ctx.limit("chat", conn.ip_key, conn.user_id)
+        except ChatRateLimitExceeded as error:
+            reset = ctx.clock.now() + timedelta(seconds=error.retry_after_s or 0)
+            await sio.emit("rate-limit-exceeded", {
+                "action": "chat", "retryAfter": error.retry_after, "resetTime": iso(reset),
+            }, to=sid, namespace=namespace)
+            raise
         message = await ctx.rooms.send_message(room_id=conn.room_id, user_id=conn.user_id,
                                                content=payload.content)
         return MessageSent(message=message).wire()
@@ -118,30 +137,15 @@ def register_rooms(sio: socketio.AsyncServer, ctx: AppContext,
                                      enabled=payload.enabled, skip_sid=sid)
         return {"success": True, "enabled": payload.enabled}
 
-    @sio.on("toggle-video", namespace="*")
-    @event_handler(sio, "toggle-video")
+    @on("toggle-video")
     async def toggle_video(namespace: str, sid: str, data: Any = None) -> dict:
         return await toggle(sid, data, "video")
 
-    @sio.on("toggle-audio", namespace="*")
-    @event_handler(sio, "toggle-audio")
+    @on("toggle-audio")
     async def toggle_audio(namespace: str, sid: str, data: Any = None) -> dict:
         return await toggle(sid, data, "audio")
 
-    @sio.on("pong", namespace="*")
-    @event_handler(sio, "pong")
+    @on("pong")
     async def pong(namespace: str, sid: str, data: Any = None) -> dict:
         connection(sid)
         return {"success": True}
-
-    @sio.on("disconnect", namespace="*")
-    async def disconnect(namespace: str, sid: str, reason: object = None) -> None:
-        conn = registry.remove(sid)
-        if conn is None or not conn.joined or conn.user_id is None:
-            return
-        if registry.joined_sids(conn.user_id, conn.room_id):
-            return  # another tab of the same user still holds the seat
-        try:
-            await ctx.rooms.leave_room(user_id=conn.user_id, room_id=conn.room_id)
-        except Exception:
-            log.exception("disconnect cleanup failed", room_id=conn.room_id)

@@ -33,7 +33,7 @@ _SQL_PATTERNS = [
     r"\bselect\s+(\*|count\s*\(\s*\*\s*\)|@@\w+|version\s*\(\s*\))",
     r"\bselect\s+[\w, ]+\s+from\s+\w+\s+where\s+\w+\s*(=|like\b)",
     r"\binsert\s+into\s+\w+\s*(\(|values\b)",
-    r"\bdelete\s+from\s+\w+\s*(where\b|;|$)",
+    r"\bdelete\s+from\s+\w+\s*(where\b|;)",
     r"\b(char|chr|concat)\s*\(\s*\d+\s*(,\s*\d+\s*)+\)",
     r"\b0x[0-9a-f]{8,}\b",
 ]

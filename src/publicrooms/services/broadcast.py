@@ -13,6 +13,10 @@ class Broadcaster(Protocol):
     async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
         """Send to every lobby viewer."""
 
+    async def to_user(self, room_id: str, user_id: str, event: str,
+                      data: dict[str, Any]) -> None:
+        """Send to one user's sockets in a room namespace (seated or waiting)."""
+
     async def detach(self, room_id: str, user_id: str) -> None:
         """Stop room broadcasts to this user's sockets (their seat is gone)."""
 
@@ -25,6 +29,10 @@ class NullBroadcaster:
         return None
 
     async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
+        return None
+
+    async def to_user(self, room_id: str, user_id: str, event: str,
+                      data: dict[str, Any]) -> None:
         return None
 
     async def detach(self, room_id: str, user_id: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from publicrooms.clock import Clock
@@ -15,6 +17,7 @@ from publicrooms.errors import (
 )
 from publicrooms.schemas.rooms import MessageRead, ParticipantRead, RoomRead
 from publicrooms.security.sanitize import clean_message
+from publicrooms.services.admission import AdmissionQueue
 from publicrooms.services.broadcast import Broadcaster
 from publicrooms.services.locks import KeyedLocks
 from publicrooms.services.views import iso, message_view, participant_view, room_view
@@ -33,7 +36,8 @@ class JoinResult:
 class RoomService:
     def __init__(self, *, sql: SqlStore, presence: PresenceStore, broadcaster: Broadcaster,
                  clock: Clock, rooms: list[RoomRecord], system_capacity: int,
-                 history_length: int, message_max: int) -> None:
+                 history_length: int, message_max: int,
+                 queue: AdmissionQueue | None = None) -> None:
         self._sql = sql
         self._presence = presence
         self._broadcaster = broadcaster
@@ -44,6 +48,10 @@ class RoomService:
         self._message_max = message_max
         # Seat changes for one user are serialised so the SQL record follows presence exactly.
         self._user_locks = KeyedLocks()
+        self.queue = queue or AdmissionQueue()
+        self._admission_lock = asyncio.Lock()
+        # user id → monotonic deadline: seats nobody's socket holds are released at the deadline.
+        self._holds: dict[str, float] = {}
 
     def room(self, room_id: str) -> RoomRecord:
         room = self._rooms.get(room_id)
@@ -67,39 +75,142 @@ class RoomService:
 
     async def join_room(self, *, room_id: str, user: UserRecord,
                         skip_sid: str | None = None) -> JoinResult:
-        """Take a seat (or keep the one already held here) and say so to the room and lobby."""
+        """Take a seat (or keep the one already held here) and say so to the room and lobby.
+
+        When the system is full, or others already wait, the user joins the queue instead and
+        SYSTEM_AT_CAPACITY carries the position.
+        """
         room = self.room(room_id)
+        queued = False
         async with self._user_locks.hold(user.id):
-            result = await self._presence.take_seat(
-                Seat(room_id=room.id, user_id=user.id, display_name=user.display_name,
-                     joined_at=self._clock.now()),
-                capacity=room.capacity, system_capacity=self._system_capacity,
-            )
-            match result.outcome:
-                case SeatOutcome.IN_OTHER_ROOM:
-                    raise AlreadyInRoom(details={"roomId": result.seat.room_id})
-                case SeatOutcome.ROOM_FULL:
-                    raise RoomFull()
-                case SeatOutcome.SYSTEM_FULL:
-                    raise SystemAtCapacity()
+            current = await self._presence.seat_of(user.id)
+            if current is None and len(self.queue) > 0:
+                # Others wait already: a free seat is theirs first.
+                self.queue.enqueue(user.id, room.id, user.display_name)
+                queued = True
+            else:
+                result = await self._presence.take_seat(
+                    Seat(room_id=room.id, user_id=user.id, display_name=user.display_name,
+                         joined_at=self._clock.now()),
+                    capacity=room.capacity, system_capacity=self._system_capacity,
+                )
+                match result.outcome:
+                    case SeatOutcome.IN_OTHER_ROOM:
+                        raise AlreadyInRoom(details={"roomId": result.seat.room_id})
+                    case SeatOutcome.ROOM_FULL:
+                        raise RoomFull()
+                    case SeatOutcome.SYSTEM_FULL:
+                        self.queue.enqueue(user.id, room.id, user.display_name)
+                        queued = True
+                    case SeatOutcome.SEATED:
+                        await self._sql.add_participant(room_id=room.id, user_id=user.id,
+                                                        joined_at=result.seat.joined_at)
+        if queued:
+            await self.admit_waiting()
+            seat = await self._presence.seat_of(user.id)
+            if seat is None or seat.room_id != room.id:
+                raise SystemAtCapacity(retry_after_s=5, details={
+                    "position": self.queue.position(user.id), "roomId": room.id})
+            seated_now = False  # admitted just now: admit_waiting has announced it
+        else:
             seated_now = result.outcome is SeatOutcome.SEATED
-            if seated_now:
-                await self._sql.add_participant(room_id=room.id, user_id=user.id,
-                                                joined_at=result.seat.joined_at)
         if seated_now:
-            await self._broadcaster.to_room(room.id, "user-joined", {
-                "userId": user.id, "userName": user.display_name,
-                "joinedAt": iso(result.seat.joined_at), "currentOccupancy": result.occupancy,
-                "isVideoEnabled": False, "isAudioEnabled": False,
-            }, skip_sid=skip_sid)
+            await self._broadcaster.to_room(room.id, "user-joined", self._joined_event(
+                result.seat, result.occupancy), skip_sid=skip_sid)
             await self._announce_occupancy(room, result.occupancy)
         messages = await self._sql.recent_messages(room.id, self._history_length)
+        occupancy = await self._presence.occupancy(room.id)
         return JoinResult(
-            room=room_view(room.id, room.name, room.capacity, result.occupancy),
+            room=room_view(room.id, room.name, room.capacity, occupancy),
             participants=await self.participants(room.id),
             recent_messages=[message_view(m) for m in messages],
             seated_now=seated_now,
         )
+
+    async def admit_waiting(self) -> list[str]:
+        """Seat queued users, first come first served, while seats are free; tell everyone."""
+        admitted: list[tuple[Seat, int]] = []
+        async with self._admission_lock:
+            for entry in self.queue.entries():
+                room = self._rooms.get(entry.room_id)
+                if room is None:
+                    self.queue.remove(entry.user_id)
+                    continue
+                async with self._user_locks.hold(entry.user_id):
+                    result = await self._presence.take_seat(
+                        Seat(room_id=room.id, user_id=entry.user_id,
+                             display_name=entry.display_name, joined_at=self._clock.now()),
+                        capacity=room.capacity, system_capacity=self._system_capacity,
+                    )
+                    if result.outcome is SeatOutcome.SYSTEM_FULL:
+                        break
+                    if result.outcome is SeatOutcome.ROOM_FULL:
+                        continue  # waits for its own room; later entries may still fit theirs
+                    self.queue.remove(entry.user_id)
+                    if result.outcome is SeatOutcome.SEATED:
+                        await self._sql.add_participant(room_id=room.id, user_id=entry.user_id,
+                                                        joined_at=result.seat.joined_at)
+                        admitted.append((result.seat, result.occupancy))
+        for seat, occupancy in admitted:
+            # The seat is reserved until the admitted user's socket claims it (or the hold ends).
+            self.hold(seat.user_id, self._admission_hold_s)
+            await self._broadcaster.to_room(seat.room_id, "user-joined",
+                                            self._joined_event(seat, occupancy))
+            await self._announce_occupancy(self._rooms[seat.room_id], occupancy)
+            await self._broadcaster.to_user(seat.room_id, seat.user_id, "queue-admitted",
+                                            {"roomId": seat.room_id})
+        await self._announce_positions()
+        return [seat.user_id for seat, _ in admitted]
+
+    async def leave_queue(self, *, user_id: str) -> bool:
+        """Stop waiting for a seat."""
+        if self.queue.remove(user_id) is None:
+            return False
+        await self._announce_positions()
+        return True
+
+    async def _announce_positions(self) -> None:
+        for position, entry in enumerate(self.queue.entries(), start=1):
+            if entry.notified_position != position:
+                entry.notified_position = position
+                await self._broadcaster.to_user(entry.room_id, entry.user_id,
+                                                "queue-position-changed",
+                                                {"position": position, "roomId": entry.room_id})
+
+    def _joined_event(self, seat: Seat, occupancy: int) -> dict:
+        return {"userId": seat.user_id, "userName": seat.display_name,
+                "joinedAt": iso(seat.joined_at), "currentOccupancy": occupancy,
+                "isVideoEnabled": seat.is_video_enabled, "isAudioEnabled": seat.is_audio_enabled}
+
+    # seat holds ----------------------------------------------------------------------------
+
+    _admission_hold_s = 30.0
+
+    def set_hold_defaults(self, *, admission_hold_s: float) -> None:
+        self._admission_hold_s = admission_hold_s
+
+    def hold(self, user_id: str, seconds: float) -> None:
+        """Keep the user's seat for `seconds` without a socket; then it is released."""
+        self._holds[user_id] = self._clock.monotonic() + seconds
+
+    def unhold(self, user_id: str) -> None:
+        self._holds.pop(user_id, None)
+
+    def holding(self, user_id: str) -> bool:
+        return user_id in self._holds
+
+    async def release_expired_holds(self, has_socket: Callable[[str, str], bool]) -> int:
+        """Release seats whose hold ran out and that no socket claimed; returns how many."""
+        now = self._clock.monotonic()
+        released = 0
+        for user_id, deadline in list(self._holds.items()):
+            if deadline > now:
+                continue
+            self._holds.pop(user_id, None)
+            seat = await self._presence.seat_of(user_id)
+            if seat is not None and not has_socket(user_id, seat.room_id):
+                released += await self.leave_room(user_id=user_id, room_id=seat.room_id)
+        return released
 
     async def leave_room(self, *, user_id: str, room_id: str | None = None) -> bool:
         """Give up the user's seat (in `room_id`, if named); False when there was none."""
@@ -111,11 +222,14 @@ class RoomService:
             if released is None:
                 return False
             seat, occupancy = released
+            self._holds.pop(user_id, None)
             await self._sql.remove_participant(user_id=user_id)
         await self._broadcaster.detach(seat.room_id, user_id)
         await self._broadcaster.to_room(seat.room_id, "user-left",
                                         {"userId": user_id, "currentOccupancy": occupancy})
         await self._announce_occupancy(self.room(seat.room_id), occupancy)
+        if len(self.queue):
+            await self.admit_waiting()
         return True
 
     async def seated_in(self, *, user_id: str, room_id: str) -> Seat:

@@ -5,19 +5,25 @@ from __future__ import annotations
 from publicrooms.clock import Clock
 from publicrooms.errors import InvalidUser
 from publicrooms.security.sanitize import clean_display_name
+from publicrooms.services.activity import ActivityTracker
 from publicrooms.store.sql import SqlStore, UserRecord
 
 
 class UserService:
-    def __init__(self, *, sql: SqlStore, clock: Clock, display_name_max: int) -> None:
+    def __init__(self, *, sql: SqlStore, clock: Clock, display_name_max: int,
+                 activity: ActivityTracker) -> None:
         self._sql = sql
+        self._activity = activity
         self._clock = clock
         self._display_name_max = display_name_max
 
     async def create_user(self, *, ip_key: str, display_name: object) -> UserRecord:
         """The user of this IP key, created or given the new display name."""
         name = clean_display_name(display_name, self._display_name_max)
-        return await self._sql.upsert_user(ip_key=ip_key, display_name=name, now=self._clock.now())
+        user = await self._sql.upsert_user(ip_key=ip_key, display_name=name,
+                                           now=self._clock.now())
+        self._activity.touch(user.id)
+        return user
 
     async def resolve_user(self, *, ip_key: str, user_id: str | None) -> UserRecord:
         """The caller's own user; naming anyone else's id is refused."""
@@ -27,4 +33,5 @@ class UserService:
             user = await self._sql.get_user(user_id)
         if user is None or user.ip_key != ip_key:
             raise InvalidUser()
+        self._activity.touch(user.id)
         return user

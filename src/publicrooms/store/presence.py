@@ -44,6 +44,7 @@ class PresenceStore(Protocol):
     async def occupancies(self) -> dict[str, int]: ...
     async def total(self) -> int: ...
     async def set_media(self, user_id: str, kind: str, enabled: bool) -> Seat | None: ...
+    async def all_seats(self) -> list[Seat]: ...
 
 
 class MemoryPresenceStore:
@@ -103,6 +104,9 @@ class MemoryPresenceStore:
         self._by_user[user_id] = seat
         self._rooms[seat.room_id][user_id] = seat
         return seat
+
+    async def all_seats(self) -> list[Seat]:
+        return list(self._by_user.values())
 
     def table_sizes(self) -> dict[str, int]:
         """Entry counts of every table (for churn tests and metrics)."""

@@ -216,3 +216,23 @@ class SqlStore:
             query = query.where(models.Message.user_id == user_id)
         async with self._session() as session:
             return await session.scalar(query) or 0
+
+    # suspicious activity -------------------------------------------------------------------
+
+    async def add_suspicious_events(self, events: Sequence[tuple[str, str, str, datetime]]) -> None:
+        """Store (ip_key, kind, detail, when) rows."""
+        if not events:
+            return
+        async with self._session() as session, session.begin():
+            session.add_all(models.SuspiciousEvent(ip_key=k, kind=kind, detail=detail,
+                                                   created_at=when)
+                            for k, kind, detail, when in events)
+
+    async def suspicious_events(self, *, ip_key: str | None = None,
+                                limit: int = 1000) -> list[tuple[str, str, str, datetime]]:
+        query = select(models.SuspiciousEvent).order_by(models.SuspiciousEvent.id.desc())
+        if ip_key is not None:
+            query = query.where(models.SuspiciousEvent.ip_key == ip_key)
+        async with self._session() as session:
+            rows = await session.scalars(query.limit(limit))
+            return [(r.ip_key, r.kind, r.detail, _utc(r.created_at)) for r in rows]

@@ -1,0 +1,101 @@
+"""Socket lifecycle for every namespace: admission (limits, blocks), registry, disconnect cleanup."""
+
+from __future__ import annotations
+
+import socketio
+import structlog
+
+from publicrooms.context import AppContext
+from publicrooms.errors import DomainError, RoomNotFound, ServerShuttingDown
+from publicrooms.realtime.broadcaster import LOBBY, ROOM_PREFIX, room_namespace
+from publicrooms.realtime.connections import Connection, ConnectionRegistry
+from publicrooms.realtime.health import terminate
+
+log = structlog.get_logger("publicrooms.realtime")
+
+# Disconnects that mean "gone on purpose": the seat is released at once. Anything else
+# (transport closed, ping timeout) may be a blip: the seat is held for the reconnect grace.
+_DELIBERATE = {socketio.AsyncServer.reason.CLIENT_DISCONNECT,
+               socketio.AsyncServer.reason.SERVER_DISCONNECT}
+
+
+def room_id_of(namespace: str) -> str:
+    if not namespace.startswith(ROOM_PREFIX):
+        raise RoomNotFound()
+    return namespace[len(ROOM_PREFIX):]
+
+
+class Gateway:
+    def __init__(self, sio: socketio.AsyncServer, ctx: AppContext,
+                 registry: ConnectionRegistry) -> None:
+        self.sio = sio
+        self.ctx = ctx
+        self.registry = registry
+
+    async def connect(self, namespace: str, sid: str, environ: dict) -> bool:
+        """Admit a namespace connection or tell it why not (`connection-rejected`)."""
+        ip_key = self.ctx.ip_key_of_scope(environ["asgi.scope"])
+        try:
+            room_id = None if namespace == LOBBY else self.ctx.rooms.room(room_id_of(namespace)).id
+            if self.ctx.shutting_down:
+                raise ServerShuttingDown()
+            self.ctx.abuse.check(ip_key)
+            eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+            try:
+                self.ctx.guard.admit(ip_key, eio_sid)
+            except DomainError as error:
+                self.ctx.abuse.record(ip_key, error.code.lower().replace("_", "-"))
+                raise
+        except DomainError as error:
+            log.info("connection rejected", code=error.code, namespace=namespace)
+            await self.sio.emit("connection-rejected", error.payload(), to=sid,
+                                namespace=namespace)
+            return False
+        self.registry.add(Connection(sid=sid, namespace=namespace, ip_key=ip_key,
+                                     eio_sid=eio_sid, room_id=room_id))
+        return True
+
+    async def disconnect(self, namespace: str, sid: str, reason: object) -> None:
+        connection = self.registry.remove(sid)
+        if connection is None:
+            return
+        self.ctx.guard.release(connection.eio_sid)
+        user_id, room_id = connection.user_id, connection.room_id
+        if user_id is None or room_id is None:
+            return
+        if self.registry.joined_sids(user_id, room_id):
+            return  # another tab of the same user still holds the seat
+        if not [c for c in self.registry.sids_of_user(user_id) if c.room_id == room_id]:
+            await self.ctx.rooms.leave_queue(user_id=user_id)
+        if not connection.joined:
+            return
+        grace_s = self.ctx.settings.cleanup.reconnect_grace_s
+        if reason in _DELIBERATE or grace_s <= 0 or self.ctx.shutting_down:
+            await self.ctx.rooms.leave_room(user_id=user_id, room_id=room_id)
+        else:
+            self.ctx.rooms.hold(user_id, grace_s)
+
+    def has_socket(self, user_id: str, room_id: str) -> bool:
+        return bool(self.registry.joined_sids(user_id, room_id))
+
+    async def disconnect_user(self, user_id: str, error: DomainError) -> int:
+        """Close every socket of a user (their cleanup runs as usual); returns how many."""
+        connections = self.registry.sids_of_user(user_id)
+        for connection in connections:
+            await terminate(self.sio, connection.sid, connection.namespace, error)
+        return len(connections)
+
+    async def announce_shutdown(self) -> None:
+        """Tell every connected client the server is going away."""
+        payload = ServerShuttingDown().payload()
+        await self.sio.emit("server-shutting-down", payload, namespace=LOBBY)
+        for room_id in {c.room_id for c in self.registry.all() if c.room_id}:
+            await self.sio.emit("server-shutting-down", payload,
+                                namespace=room_namespace(room_id))
+
+    async def close_all(self) -> None:
+        for connection in self.registry.all():
+            try:
+                await self.sio.disconnect(connection.sid, namespace=connection.namespace)
+            except Exception:
+                log.exception("closing a socket failed")

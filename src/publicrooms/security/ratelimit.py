@@ -1,0 +1,88 @@
+"""Rate limits (moving window, `limits` library) with blocks: once over, refused until the block ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from publicrooms.clock import Clock
+from publicrooms.errors import DomainError
+
+
+SYSTEM_CLOCK = Clock()
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRule:
+    """`amount` hits per `window_s`; going over blocks the key for `block_s`."""
+
+    name: str
+    amount: int
+    window_s: int
+    block_s: float
+    error: type[DomainError]
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What the rate-limit headers report after a permitted hit."""
+
+    rule: LimitRule
+    remaining: int
+    reset_s: float
+
+
+class RateLimiter:
+    """Counts hits per rule and key; the block (not just the window) is enforced."""
+
+    def __init__(self, *, clock: Clock, storage_uri: str = "async+memory://") -> None:
+        self._clock = clock
+        self._storage = storage_from_string(storage_uri)
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        # (rule name, key) → monotonic time the block ends. Blocks follow our clock so tests
+        # can step over them.
+        self._blocks: dict[tuple[str, str], float] = {}
+
+    def blocked_for(self, rule: LimitRule, key: str) -> float:
+        """Seconds left on this key's block (0 when not blocked)."""
+        until = self._blocks.get((rule.name, key))
+        if until is None:
+            return 0.0
+        left = until - self._clock.monotonic()
+        return left if left > 0 else 0.0
+
+    async def hit(self, rule: LimitRule, key: str) -> Allowance:
+        """Count one hit; raise the rule's error (with the wait) when over or blocked."""
+        item = RateLimitItemPerSecond(rule.amount, rule.window_s)
+        block_key = (rule.name, key)
+        if block_key in self._blocks:
+            left = self.blocked_for(rule, key)
+            if left > 0:
+                raise rule.error(retry_after_s=left, details={"limit": rule.name})
+            # The block is served: start from an empty window.
+            del self._blocks[block_key]
+            await self._limiter.clear(item, rule.name, key)
+        if not await self._limiter.hit(item, rule.name, key):
+            self._blocks[block_key] = self._clock.monotonic() + rule.block_s
+            raise rule.error(retry_after_s=rule.block_s, details={"limit": rule.name})
+        stats = await self._limiter.get_window_stats(item, rule.name, key)
+        # The window itself lives on the limits library's system-time clock.
+        return Allowance(rule, stats.remaining, max(0.0, stats.reset_time - SYSTEM_CLOCK.time()))
+
+    def sweep(self) -> int:
+        """Forget blocks that ended; returns how many."""
+        now = self._clock.monotonic()
+        ended = [key for key, until in self._blocks.items() if until <= now]
+        for key in ended:
+            del self._blocks[key]
+        return len(ended)
+
+    def table_sizes(self) -> dict[str, int]:
+        sizes = {"blocks": len(self._blocks)}
+        events = getattr(self._storage, "events", None)
+        if events is not None:
+            sizes["windows"] = len(events)
+        return sizes

@@ -1,0 +1,18 @@
+"""The abuse limits of SPEC §5 as rate-limit rules, built from settings."""
+
+from __future__ import annotations
+
+from publicrooms.errors import ChatRateLimitExceeded, JoinLimitExceeded, RateLimitExceeded
+from publicrooms.security.ratelimit import LimitRule
+from publicrooms.settings import LimitSettings
+
+
+def limit_rules(limits: LimitSettings) -> dict[str, LimitRule]:
+    return {
+        "rest": LimitRule("rest", limits.rest_per_minute, limits.window_s, limits.rest_block_s,
+                          RateLimitExceeded),
+        "chat": LimitRule("chat", limits.chat_per_minute, limits.window_s, limits.chat_block_s,
+                          ChatRateLimitExceeded),
+        "join": LimitRule("join", limits.join_per_minute, limits.window_s, limits.join_block_s,
+                          JoinLimitExceeded),
+    }

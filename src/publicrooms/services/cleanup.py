@@ -1,0 +1,62 @@
+"""Sweeps: inactive users, unclaimed seats, and every in-memory table that could grow."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Protocol
+
+import structlog
+
+from publicrooms.clock import Clock
+from publicrooms.services.activity import ActivityTracker
+from publicrooms.services.rooms import RoomService
+from publicrooms.store.sql import SqlStore
+
+log = structlog.get_logger("publicrooms.cleanup")
+
+
+class Sweepable(Protocol):
+    def sweep(self) -> int: ...
+
+
+class InactiveUserSweep:
+    """Users silent for `inactive_after_s` are disconnected, unseated and deleted (with cascades)."""
+
+    def __init__(self, *, sql: SqlStore, rooms: RoomService, activity: ActivityTracker,
+                 clock: Clock, inactive_after_s: float,
+                 disconnect_user: Callable[[str], Awaitable[int]]) -> None:
+        self._sql = sql
+        self._rooms = rooms
+        self._activity = activity
+        self._clock = clock
+        self._inactive_after_s = inactive_after_s
+        self._disconnect_user = disconnect_user
+
+    async def run(self) -> int:
+        await self._sql.touch_users(self._activity.take())
+        cutoff = self._clock.now() - timedelta(seconds=self._inactive_after_s)
+        users = await self._sql.inactive_users(cutoff)
+        for user in users:
+            sockets = await self._disconnect_user(user.id)
+            await self._rooms.leave_queue(user_id=user.id)
+            await self._rooms.leave_room(user_id=user.id)
+            self._activity.forget(user.id)
+            log.info("inactive user removed", user_id=user.id, sockets_closed=sockets)
+        removed = await self._sql.delete_users([user.id for user in users])
+        log.info("inactive sweep", removed=removed, cutoff=cutoff.isoformat())
+        return removed
+
+
+class TableSweep:
+    """Expired rate-limit blocks, reconnect histories, violation windows; flushes abuse events."""
+
+    def __init__(self, *, tables: Sequence[Sweepable], flush: Callable[[], Awaitable[int]]) -> None:
+        self._tables = tables
+        self._flush = flush
+
+    async def run(self) -> int:
+        removed = sum(table.sweep() for table in self._tables)
+        flushed = await self._flush()
+        log.info("table sweep", removed=removed, events_flushed=flushed)
+        return removed

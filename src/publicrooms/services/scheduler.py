@@ -1,0 +1,77 @@
+"""Periodic jobs: run once at start, then every interval; survive their own errors; stoppable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from publicrooms.clock import Clock
+
+log = structlog.get_logger("publicrooms.scheduler")
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    interval_s: float
+    run: Callable[[], Awaitable[Any]]
+    runs: int = 0
+    failures: int = 0
+    task: asyncio.Task | None = field(default=None, repr=False)
+
+
+class Scheduler:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.jobs: dict[str, PeriodicJob] = {}
+
+    def add(self, name: str, interval_s: float, run: Callable[[], Awaitable[Any]]) -> PeriodicJob:
+        job = PeriodicJob(name, interval_s, run)
+        self.jobs[name] = job
+        return job
+
+    @property
+    def running(self) -> bool:
+        return any(job.task and not job.task.done() for job in self.jobs.values())
+
+    def start(self) -> None:
+        for job in self.jobs.values():
+            if job.task is None or job.task.done():
+                job.task = asyncio.create_task(self._loop(job), name=f"job:{job.name}")
+                log.info("scheduler started", job=job.name, interval_s=job.interval_s)
+
+    async def stop(self) -> None:
+        tasks = [job.task for job in self.jobs.values() if job.task and not job.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for job in self.jobs.values():
+            if job.task is not None:
+                log.info("scheduler stopped", job=job.name, runs=job.runs)
+            job.task = None
+
+    async def run_now(self, name: str) -> Any:
+        """Run one job immediately (operators and tests), outside its loop."""
+        return await self._run_once(self.jobs[name])
+
+    async def _loop(self, job: PeriodicJob) -> None:
+        while True:
+            await self._run_once(job)
+            await self._clock.sleep(job.interval_s)
+
+    async def _run_once(self, job: PeriodicJob) -> Any:
+        try:
+            result = await job.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            job.failures += 1
+            log.exception("scheduled job failed", job=job.name, failures=job.failures)
+            return None
+        finally:
+            job.runs += 1
+        return result

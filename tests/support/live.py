@@ -71,3 +71,12 @@ class LiveServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(30)
+
+
+async def advance(server: LiveServer, clock, seconds: float) -> None:  # noqa: ANN001
+    """Move a FakeClock forward on the server's own loop, so sleepers wake there safely."""
+
+    async def step() -> None:
+        clock.advance(seconds)
+
+    await server.acall(step)

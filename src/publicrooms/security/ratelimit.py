@@ -62,11 +62,11 @@ class RateLimiter:
             left = self.blocked_for(rule, key)
             if left > 0:
                 raise rule.error(retry_after_s=left, details={"limit": rule.name})
-            # The block is served: start from an empty window.
             del self._blocks[block_key]
-            await self._limiter.clear(item, rule.name, key)
         if not await self._limiter.hit(item, rule.name, key):
             self._blocks[block_key] = self._clock.monotonic() + rule.block_s
+            # Nothing counts during the block, and the key starts afresh when it ends.
+            await self._limiter.clear(item, rule.name, key)
             raise rule.error(retry_after_s=rule.block_s, details={"limit": rule.name})
         stats = await self._limiter.get_window_stats(item, rule.name, key)
         # The window itself lives on the limits library's system-time clock.

@@ -425,7 +425,8 @@ def srtp_protector(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
     limit = len(cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
     protect = _srtp_lib.srtp_protect
 
-    def protect_rtp(packet: bytes) -> bytes:
+    def protect_rtp(packet: bytes, _keep_alive: pylibsrtp.Session = session) -> bytes:
+        # the default argument pins the session: libsrtp memory is freed with it
         size = len(packet)
         if size > limit:
             raise pylibsrtp.Error("packet is too long")

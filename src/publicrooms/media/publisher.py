@@ -50,7 +50,7 @@ class Publisher:
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
-            if self.pc.connectionState == "failed" and not self.closed:
+            if self.pc.connectionState in ("failed", "closed") and not self.closed:
                 self._on_failed(self)
 
     async def accept_offer(self, offer_sdp: str) -> list[str]:

@@ -52,7 +52,7 @@ class Subscriber:
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
-            if self.pc.connectionState == "failed" and not self.closed:
+            if self.pc.connectionState in ("failed", "closed") and not self.closed:
                 on_failed(self)
 
     @property

@@ -117,6 +117,7 @@ class Worker:
             "tasks": len(tasks),
             "taskNames": sorted(t.get_coro().__qualname__ for t in tasks)[:20],
             "cpuSeconds": times.user + times.system,
+            "cpuUserSeconds": times.user,
             "counters": self.counters.as_dict(),
         }
 

@@ -7,6 +7,8 @@ import { describeError } from "../errors";
 import { charLength, DEFAULT_MAX_MESSAGE, formatTime } from "../format";
 import type { ApiError, ChatMessage } from "../types";
 
+type MessageItem = HTMLLIElement & { message: ChatMessage };
+
 export type SendFn = (content: string) => Promise<{ message?: ChatMessage; error?: ApiError }>;
 
 export class ChatPanel {
@@ -93,7 +95,7 @@ export class ChatPanel {
   }
 
   private currentMessages(): ChatMessage[] {
-    return [...this.log.children].map((li) => (li as HTMLElement & { message: ChatMessage }).message);
+    return [...this.log.children].map((li) => (li as MessageItem).message);
   }
 
   add(message: ChatMessage, scroll = true): void {
@@ -102,11 +104,9 @@ export class ChatPanel {
     const stick = this.isNearBottom();
     const time = formatTime(message.timestamp);
     const isSelf = message.senderId === this.selfId;
-    const previous = this.log.lastElementChild as (HTMLElement & { message?: ChatMessage }) | null;
-    const continued = !!previous?.message && previous.message.senderId === message.senderId && Date.parse(message.timestamp) - Date.parse(previous.message.timestamp) < 120000;
     const li = h(
       "li",
-      { class: `chat-message${isSelf ? " is-self" : ""}${continued ? " is-continued" : ""}`, "data-message-id": message.id },
+      { class: `chat-message${isSelf ? " is-self" : ""}`, "data-message-id": message.id },
       h(
         "div",
         { class: "chat-meta" },
@@ -115,11 +115,28 @@ export class ChatPanel {
         h("time", { class: "chat-time", datetime: message.timestamp, title: time.full }, time.short),
       ),
       h("p", { class: "chat-text" }, message.content),
-    ) as HTMLLIElement & { message: ChatMessage };
+    ) as MessageItem;
     li.message = message;
-    this.log.append(li);
+    // Ordered by the server's timestamp, whatever order acks and broadcasts arrive in.
+    const at = Date.parse(message.timestamp);
+    let next: MessageItem | null = null;
+    for (let el = this.log.lastElementChild as MessageItem | null; el; el = el.previousElementSibling as MessageItem | null) {
+      if (Date.parse(el.message.timestamp) <= at) break;
+      next = el;
+    }
+    this.log.insertBefore(li, next);
+    this.markContinued(li);
+    if (next) this.markContinued(next);
     this.empty.hidden = true;
     if (scroll) this.scrollToEnd(stick || isSelf);
+  }
+
+  /** Consecutive messages from one sender within two minutes share one name header. */
+  private markContinued(li: MessageItem): void {
+    const previous = li.previousElementSibling as MessageItem | null;
+    const continued =
+      !!previous && previous.message.senderId === li.message.senderId && Date.parse(li.message.timestamp) - Date.parse(previous.message.timestamp) < 120000;
+    li.classList.toggle("is-continued", continued);
   }
 
   private isNearBottom(): boolean {
@@ -166,11 +183,12 @@ export class ChatPanel {
       this.showError(result.error);
     } else {
       if (result.message) this.add(result.message);
-      this.input.value = "";
+      // Keep anything typed while the message was on its way.
+      if (this.input.value.trim() === content) this.input.value = "";
       if (this.feedback.dataset.kind === "error") this.setFeedback("", "");
     }
     this.updateCounter();
-    this.input.focus();
+    this.input.focus({ preventScroll: true });
   }
 
   showError(error: ApiError): void {

@@ -145,3 +145,18 @@ async def test_lost_packets_are_retransmitted(service, router):
     await alice.close()
     await bob.close()
     await assert_released(service)
+
+
+async def test_a_closed_publish_connection_drops_its_tracks_after_the_grace(service, router):
+    room = "room-drop"
+    alice, bob = join(service, router, room, "alice"), join(service, router, room, "bob")
+    await alice.publish(video=False)
+    await bob.subscribe()
+    await poll(lambda: bob.audio.get("alice") and bob.audio["alice"].frames >= 10, 10, "audio flows")
+
+    await alice.publish_pc.close()  # the browser closed it, no leave-room (yet)
+    await poll(lambda: bob.offers >= 2 and bob.tracks == [], 10, lambda: f"bob still has {bob.tracks}")
+
+    await alice.close()
+    await bob.close()
+    await assert_released(service)

@@ -134,6 +134,9 @@ class Room:
         self._spawn(self._drop_publisher(publisher))
 
     async def _drop_publisher(self, publisher: Publisher) -> None:
+        # a client replacing its publish connection closes the old one first: give the new
+        # offer time to arrive so subscribers keep their tracks (seq/ts are rebased)
+        await self._clock.sleep(self._settings.republish_grace_s)
         async with self._lock:
             participant = self._participants.get(publisher.participant_id)
             if participant is None or participant.publisher is not publisher:

@@ -58,6 +58,9 @@ class MediaSettings(BaseModel):
     nack_history_packets: int = Field(
         default=512, ge=32, le=4096, description="per down track; rounded up to a power of two"
     )
+    republish_grace_s: float = Field(
+        default=2.0, ge=0.0, description="a closed publish connection keeps its tracks this long"
+    )
     rtcp_interval_s: float = Field(default=1.0, gt=0.0, description="REMB / receiver report period")
 
     # --- active speaker ------------------------------------------------------------

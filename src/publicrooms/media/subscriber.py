@@ -71,7 +71,7 @@ class Subscriber:
             changed = await self._apply(uptracks)
             if not changed and self._offer_id > 0:
                 return None
-            if not self._transceivers:
+            if not self._transceivers and self._offer_id == 0:
                 return None  # nothing to receive yet: the first offer comes with the first track
             return await self._offer()
 

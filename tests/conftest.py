@@ -31,6 +31,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         report.longrepr = f"skipped in CI (CI=true runs everything): {report.longrepr}"
 
 
+@pytest.fixture
+def logs() -> Iterator[list[dict]]:
+    """Every structlog entry (info and up) emitted during the test."""
+    import logging
+
+    import structlog
+    from structlog.testing import capture_logs
+
+    previous = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+    try:
+        with capture_logs() as captured:
+            yield captured
+    finally:
+        structlog.configure(wrapper_class=previous)
+
+
 def make_settings(tmp_path, **overrides) -> Settings:  # noqa: ANN001
     base = dict(data_dir=tmp_path / "data", secret="test-secret-0123456789abcdef",
                 gc_freeze=False, log_level="warning")

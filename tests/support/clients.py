@@ -115,4 +115,4 @@ async def wait_for(condition: Callable[[], Any | Awaitable[Any]], message: str,
         if last:
             return last
         await asyncio.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for: {message} (last={last!r})")
+    raise AssertionError(f"timed out after {timeout_s}s waiting for: {message}")

@@ -72,12 +72,19 @@ class RateLimiter:
         # The window itself lives on the limits library's system-time clock.
         return Allowance(rule, stats.remaining, max(0.0, stats.reset_time - SYSTEM_CLOCK.time()))
 
-    def sweep(self) -> int:
-        """Forget blocks that ended; returns how many."""
+    async def sweep(self) -> int:
+        """Forget blocks that ended and windows that ran out; returns how many blocks."""
         now = self._clock.monotonic()
         ended = [key for key, until in self._blocks.items() if until <= now]
         for key in ended:
             del self._blocks[key]
+        # The in-memory storage expires old windows only when something is hit; when traffic
+        # stops, ask it to expire them now (a private hook of limits' MemoryStorage).
+        schedule_expiry = getattr(self._storage, "_MemoryStorage__schedule_expiry", None)
+        if schedule_expiry is not None:
+            await schedule_expiry()
+            if self._storage.timer is not None:
+                await self._storage.timer
         return len(ended)
 
     def table_sizes(self) -> dict[str, int]:

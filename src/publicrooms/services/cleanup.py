@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
@@ -17,7 +18,7 @@ log = structlog.get_logger("publicrooms.cleanup")
 
 
 class Sweepable(Protocol):
-    def sweep(self) -> int: ...
+    def sweep(self) -> int | Awaitable[int]: ...
 
 
 class InactiveUserSweep:
@@ -56,7 +57,10 @@ class TableSweep:
         self._flush = flush
 
     async def run(self) -> int:
-        removed = sum(table.sweep() for table in self._tables)
+        removed = 0
+        for table in self._tables:
+            result = table.sweep()
+            removed += await result if inspect.isawaitable(result) else result
         flushed = await self._flush()
         log.info("table sweep", removed=removed, events_flushed=flushed)
         return removed

@@ -59,9 +59,14 @@ class Scheduler:
         return await self._run_once(self.jobs[name])
 
     async def _loop(self, job: PeriodicJob) -> None:
+        # Beats are on a fixed grid from the start, so a slow run doesn't push later ones back;
+        # missed beats collapse into one immediate run.
+        next_at = self._clock.monotonic()
         while True:
             await self._run_once(job)
-            await self._clock.sleep(job.interval_s)
+            now = self._clock.monotonic()
+            next_at = max(next_at + job.interval_s, now)
+            await self._clock.sleep(next_at - now)
 
     async def _run_once(self, job: PeriodicJob) -> Any:
         try:

@@ -1,0 +1,196 @@
+"""Automatic cleanup (SPEC §7) on a live server, with a fake clock instead of waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import httpx
+
+from publicrooms.clock import FakeClock
+from publicrooms.settings import CleanupSettings, LimitSettings, RoomConfig
+from tests.support.clients import new_ip, wait_for
+from tests.support.live import LiveServer, advance
+
+ROOM = "/public-room/deep-focus"
+CHURN_CYCLES = 1000
+
+
+async def seated(clients, server, name, ip=None):  # noqa: ANN001, ANN201
+    client = await clients(server.url, ROOM, ip).connect()
+    ack = await client.call("join-room", {"userName": name})
+    assert ack["success"], ack
+    return client, ack["self"]["userId"]
+
+
+async def test_vanished_client_is_held_for_the_grace_then_removed(server_factory,
+                                                                  clients) -> None:
+    clock = FakeClock()
+    server = server_factory(clock=clock)
+    ana, _ = await seated(clients, server, "Ana")
+    bo, bo_id = await seated(clients, server, "Bo")
+    await bo.drop()  # TCP aborted: no goodbye
+    await wait_for(lambda: server.app.ctx.rooms.holding(bo_id), "seat held after the drop")
+    await advance(server, clock, 9)
+    await asyncio.sleep(0.2)
+    assert not ana.events["user-left"], "no leave during the grace"
+    await advance(server, clock, 2)
+    gone = await wait_for(lambda: ana.events["user-left"], "leave after the grace")
+    assert gone[0] == {"userId": bo_id, "currentOccupancy": 1}
+
+
+async def test_reconnect_within_grace_resumes_silently(server_factory, clients) -> None:
+    clock = FakeClock()
+    server = server_factory(clock=clock)
+    ana, _ = await seated(clients, server, "Ana")
+    ip = new_ip()
+    bo, bo_id = await seated(clients, server, "Bo", ip)
+    joined_before = len(ana.events["user-joined"])
+    await bo.drop()
+    await wait_for(lambda: server.app.ctx.rooms.holding(bo_id), "seat held")
+    again, again_id = await seated(clients, server, "Bo", ip)
+    assert again_id == bo_id
+    await advance(server, clock, 15)
+    await asyncio.sleep(0.2)
+    assert not ana.events["user-left"] and len(ana.events["user-joined"]) == joined_before
+    assert (await again.call("send-message", {"content": "back"}))["success"]
+
+
+async def test_clean_disconnect_and_zero_grace_are_immediate(server_factory, clients) -> None:
+    server = server_factory(cleanup=CleanupSettings(reconnect_grace_s=0, shutdown_grace_s=1))
+    ana, _ = await seated(clients, server, "Ana")
+    bo, bo_id = await seated(clients, server, "Bo")
+    await bo.drop()
+    gone = await wait_for(lambda: ana.events["user-left"], "immediate leave with grace 0")
+    assert gone[0]["userId"] == bo_id
+
+
+async def test_rest_seat_without_socket_is_released(server_factory, http, clients) -> None:
+    clock = FakeClock()
+    server = server_factory(clock=clock)
+    ana, _ = await seated(clients, server, "Ana")
+    rest = http(server.url)
+    user = (await rest.post("/api/public/users", json={"displayName": "Rex"})).json()
+    assert (await rest.post("/api/public/rooms/deep-focus/join",
+                            json={"userId": user["userId"]})).status_code == 200
+    await advance(server, clock, 29)
+    await asyncio.sleep(0.2)
+    assert not ana.events["user-left"]
+    await advance(server, clock, 2)
+    gone = await wait_for(lambda: ana.events["user-left"], "unclaimed REST seat released")
+    assert gone[0]["userId"] == user["userId"]
+
+
+async def test_ping_pong_and_termination_after_three_missed(server_factory, clients) -> None:
+    clock = FakeClock()
+    server = server_factory(clock=clock)
+    ana, _ = await seated(clients, server, "Ana")
+    bo, bo_id = await seated(clients, server, "Bo")
+    await advance(server, clock, 300)
+    await wait_for(lambda: len(bo.events["ping"]) == 1 and len(ana.events["ping"]) == 1,
+                   "idle sockets pinged")
+    await ana.emit("pong")  # Ana answers; Bo never does
+    for round_ in (2, 3):
+        await advance(server, clock, 300)
+        await wait_for(lambda r=round_: len(bo.events["ping"]) == r, f"ping {round_}")
+    await wait_for(lambda: len(ana.events["ping"]) >= 2, "Ana pinged again once idle")
+    await ana.emit("pong")
+    await advance(server, clock, 300)
+    rejected = await wait_for(lambda: bo.events["connection-rejected"], "Bo terminated")
+    assert rejected[0]["code"] == "CONNECTION_TIMEOUT"
+    gone = await wait_for(lambda: ana.events["user-left"], "termination frees the seat")
+    assert gone[0]["userId"] == bo_id
+    assert ana.connected and not ana.events["connection-rejected"]
+
+
+async def test_inactive_user_is_disconnected_and_deleted(server_factory, clients, logs) -> None:
+    clock = FakeClock()
+    # Pings off (very long interval) so only the inactivity sweep acts.
+    server = server_factory(clock=clock, cleanup=CleanupSettings(ping_interval_s=10**6,
+                                                                  ping_idle_s=10**6,
+                                                                  shutdown_grace_s=1))
+    ana, ana_id = await seated(clients, server, "Ana")
+    bo, bo_id = await seated(clients, server, "Bo")
+    await bo.call("send-message", {"content": "bo was here"})
+    for _ in range(6):  # Ana keeps talking every 5 minutes; Bo goes quiet
+        await advance(server, clock, 300)
+        await ana.call("pong")
+    await advance(server, clock, 30)
+    rejected = await wait_for(lambda: bo.events["connection-rejected"], "Bo disconnected",
+                              timeout_s=15)
+    assert rejected[0]["code"] == "CONNECTION_TIMEOUT"
+    gone = await wait_for(lambda: ana.events["user-left"], "room told")
+    assert gone[0] == {"userId": bo_id, "currentOccupancy": 1}
+    sql = server.app.ctx.sql
+    assert await server.acall(lambda: sql.get_user(bo_id)) is None
+    assert await server.acall(lambda: sql.count_messages(user_id=bo_id)) == 0
+    assert await server.acall(lambda: sql.count_participants("deep-focus")) == 1
+    assert await server.acall(lambda: sql.get_user(ana_id)) is not None
+    sweeps = [entry for entry in logs if entry["event"] == "inactive sweep"]
+    assert sweeps[0]["removed"] == 0 and any(entry["removed"] == 1 for entry in sweeps)
+    assert any(entry["event"] == "inactive user removed" and entry["user_id"] == bo_id
+               for entry in logs)
+
+
+async def test_graceful_shutdown_tells_clients_and_ends_quickly(tmp_path, clients) -> None:
+    from tests.conftest import make_settings
+
+    server = LiveServer(make_settings(tmp_path)).start()
+    ana, _ = await seated(clients, server, "Ana")
+    lobby = await clients(server.url, "/").connect()
+    started = time.monotonic()
+    await asyncio.to_thread(server.stop)
+    assert time.monotonic() - started < 5
+    for client in (ana, lobby):
+        await wait_for(lambda c=client: c.events["server-shutting-down"], "told of shutdown")
+        await wait_for(lambda c=client: not c.connected, "disconnected")
+    assert not server.app.scheduler.running
+    async with httpx.AsyncClient() as probe:
+        try:
+            await probe.get(server.url + "/health", timeout=1)
+            raise AssertionError("server still answering")
+        except httpx.TransportError:
+            pass
+
+
+async def test_churn_leaves_every_table_empty(server_factory, clients) -> None:
+    clock = FakeClock()
+    server = server_factory(
+        clock=clock, system_capacity=1000,
+        rooms=[RoomConfig(id="deep-focus", name="Deep Focus", capacity=1000),
+               RoomConfig(id="pomodoro", name="Pomodoro", capacity=1000)],
+        limits=LimitSettings(window_s=1, join_per_minute=10_000, chat_per_minute=10_000,
+                             rest_per_minute=10_000, connections_per_ip=1000,
+                             reconnect_free_attempts=100_000),
+        cleanup=CleanupSettings(reconnect_grace_s=0, shutdown_grace_s=1))
+
+    async def cycle(i: int) -> None:
+        client = await clients(server.url, f"/public-room/{['deep-focus', 'pomodoro'][i % 2]}",
+                               f"127.1.{i // 200}.{i % 200 + 1}").connect()
+        ack = await client.call("join-room", {"userName": f"Churn {i}"})
+        assert ack["success"], ack
+        await client.call("send-message", {"content": f"hello {i}"})
+        if i % 3 == 0:
+            await client.call("leave-room", {})
+            await client.close()
+        elif i % 3 == 1:
+            await client.close()
+        else:
+            await client.drop()
+
+    for start in range(0, CHURN_CYCLES, 40):
+        await asyncio.gather(*(cycle(i) for i in range(start, start + 40)))
+    app = server.app
+    await wait_for(lambda: app.registry.table_sizes()["connections"] == 0, "sockets gone",
+                   timeout_s=20)
+    # Let every window and history run out, then sweep.
+    await advance(server, clock, 3600)
+    await asyncio.sleep(1.2)  # the limits library's windows run on system time (1 s here)
+    await server.acall(lambda: app.scheduler.run_now("tables"))
+    await server.acall(lambda: app.scheduler.run_now("inactive-users"))
+    with contextlib.suppress(AssertionError):
+        await wait_for(lambda: all(v == 0 for v in app.table_sizes().values()),
+                       "every table empty", timeout_s=10)
+    sizes = app.table_sizes()
+    assert sizes == dict.fromkeys(sizes, 0)

@@ -160,3 +160,21 @@ async def test_a_closed_publish_connection_drops_its_tracks_after_the_grace(serv
     await alice.close()
     await bob.close()
     await assert_released(service)
+
+
+async def test_muted_before_publishing_is_not_forwarded(service, router):
+    room = "room-premute"
+    alice, bob = join(service, router, room, "alice"), join(service, router, room, "bob")
+    await service.set_muted(room, "alice", "video", True)  # joined with the camera off
+    await alice.publish()
+    await bob.subscribe()
+    await poll(lambda: bob.audio.get("alice") and bob.audio["alice"].frames >= 50, 15, "audio flows")
+    assert bob.video.get("alice") is None or bob.video["alice"].count == 0, "muted video was forwarded"
+    assert {"participantId": "alice", "kind": "video", "muted": True} in service.room_media(room)
+
+    await service.set_muted(room, "alice", "video", False)
+    await poll(lambda: bob.video.get("alice") and bob.video["alice"].count >= 5, 15, "video after unmute")
+
+    await alice.close()
+    await bob.close()
+    await assert_released(service)

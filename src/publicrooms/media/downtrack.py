@@ -123,11 +123,14 @@ class DownTrack:
         self._rtx_ssrc = info.rtx_ssrc
         self._cname = info.cname
         self._fast = adapter.fast_path(self._sender.transport)
-        if self._fast is None:
-            return
-        self._protect = self._fast.protect
-        self._sendto = self._fast.sendto
-        self._addr = self._fast.addr
+        if self._fast is not None:
+            self.use_path(self._fast.protect, self._fast.sendto, self._fast.addr)
+
+    def use_path(self, protect: Any, sendto: Any, addr: Any) -> None:
+        """Start sending through `sendto(protect(packet), addr)` (video waits for a keyframe)."""
+        self._protect = protect
+        self._sendto = sendto
+        self._addr = addr
         self.connected = True
         if self.kind == "video":
             self._waiting = True
@@ -199,6 +202,8 @@ class DownTrack:
             if self._fast is not None and self._fast.refresh():
                 self._sendto = self._fast.sendto if not self.closed else adapter._discard
                 self._addr = self._fast.addr
+            if self._waiting:
+                uptrack.request_keyframe()  # the first request (or its answer) may have been lost
             if not self._live or self.packets_sent == 0:
                 continue
             now = self._clock.time()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 OPS = {
-    "publish": ("room", "participant", "sdp"),
+    "publish": ("room", "participant", "sdp", "muted"),
     "subscribe": ("room", "participant"),
     "answer": ("room", "participant", "sdp", "offer_id"),
     "mute": ("room", "participant", "kind", "muted"),

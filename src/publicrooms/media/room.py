@@ -158,9 +158,13 @@ class Room:
     # --- subscribing ------------------------------------------------------------------------
 
     async def subscribe(self, participant_id: str) -> dict[str, Any] | None:
-        """Open (or re-sync) the subscribe connection; returns an offer, or None if nothing to receive yet."""
+        """Open a (new) subscribe connection; returns an offer, or None if nothing to receive yet."""
         async with self._lock:
             participant = self._participant(participant_id)
+            if participant.subscriber is not None:
+                # a client subscribing again has a new peer connection (reload, network change)
+                old, participant.subscriber = participant.subscriber, None
+                await old.close()
             if participant.subscriber is None:
                 participant.subscriber = Subscriber(
                     participant_id,

@@ -51,6 +51,8 @@ class MediaService:
         self._replacing: set[asyncio.Task[None]] = set()
         self._event_tasks: set[asyncio.Task[None]] = set()
         self._worker_available = asyncio.Event()
+        # survives re-publishing and worker restarts; the core tells us only on toggles
+        self._muted: dict[tuple[str, str], dict[str, bool]] = {}
         self.workers_restarted = 0
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -75,6 +77,7 @@ class MediaService:
         workers, self._workers = self._workers, []
         await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
         self._rooms.clear()
+        self._muted.clear()
         self._worker_available.clear()
         if self._event_tasks:
             await asyncio.gather(*self._event_tasks, return_exceptions=True)
@@ -96,11 +99,13 @@ class MediaService:
 
     async def publish(self, room_id: str, participant_id: str, offer_sdp: str) -> str:
         """Answer a participant's publish offer (a new offer replaces their previous connection)."""
-        result = await self._call(room_id, "publish", participant=participant_id, sdp=offer_sdp)
+        muted = [kind for kind, on in self._muted.get((room_id, participant_id), {}).items() if on]
+        result = await self._call(room_id, "publish", participant=participant_id, sdp=offer_sdp, muted=muted)
         placement = self._rooms.get(room_id)
         if placement is not None:
             media = placement.participants.setdefault(participant_id, _ParticipantMedia())
             media.kinds = list(result["kinds"])
+            media.muted.update({kind: True for kind in muted})
         return result["sdp"]
 
     async def subscribe(self, room_id: str, participant_id: str) -> dict[str, Any] | None:
@@ -125,14 +130,17 @@ class MediaService:
         """Stop (muted=True) or resume forwarding a participant's audio or video."""
         if kind not in KINDS:
             raise MediaError(f"unknown media kind {kind!r}")
+        self._muted.setdefault((room_id, participant_id), {})[kind] = muted
         placement = self._rooms.get(room_id)
-        if placement is None or placement.worker is None:
-            return  # no media session: nothing is forwarded anyway
-        placement.participants.setdefault(participant_id, _ParticipantMedia()).muted[kind] = muted
+        media = placement.participants.get(participant_id) if placement is not None else None
+        if placement is None or placement.worker is None or media is None:
+            return  # not publishing yet: applied when the participant publishes
+        media.muted[kind] = muted
         await self._call(room_id, "mute", participant=participant_id, kind=kind, muted=muted)
 
     async def close_participant(self, room_id: str, participant_id: str) -> None:
         """Close a participant's connections and remove their tracks from everyone; idempotent."""
+        self._muted.pop((room_id, participant_id), None)
         placement = self._rooms.get(room_id)
         if placement is None:
             return

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from ..clock import Clock
 from . import aiortc_adapter as adapter
 from . import protocol
-from .errors import MediaError, NotPublishing
+from .errors import MediaError, NotSubscribed
 from .room import Room
 from .settings import MediaSettings
 from .stats import Counters
@@ -70,9 +70,12 @@ class Worker:
 
     # --- operations (names match protocol.OPS) ---------------------------------------------
 
-    async def op_publish(self, room: str, participant: str, sdp: str) -> dict[str, Any]:
+    async def op_publish(self, room: str, participant: str, sdp: str, muted: list[str]) -> dict[str, Any]:
         try:
-            return await self._room(room).publish(participant, sdp)
+            target = self._room(room)
+            for kind in muted:
+                target.set_muted(participant, kind, True)
+            return await target.publish(participant, sdp)
         finally:
             await self._release_if_empty(room)
 
@@ -82,7 +85,7 @@ class Worker:
     async def op_answer(self, room: str, participant: str, sdp: str, offer_id: int | None) -> None:
         target = self._rooms.get(room)
         if target is None:
-            raise NotPublishing(f"no media session in room {room}")
+            raise NotSubscribed(f"no media session in room {room}")
         await target.subscriber_answer(participant, sdp, offer_id)
 
     async def op_mute(self, room: str, participant: str, kind: str, muted: bool) -> None:

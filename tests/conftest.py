@@ -11,6 +11,7 @@ import pytest
 
 from publicrooms.clock import FakeClock
 from publicrooms.logging import configure_logging
+from publicrooms.media.settings import MediaSettings
 from publicrooms.settings import RoomConfig, Settings
 from tests.support.clients import SocketClient, http_client, new_ip
 from tests.support.live import LiveServer
@@ -50,7 +51,9 @@ def logs() -> Iterator[list[dict]]:
 
 def make_settings(tmp_path, **overrides) -> Settings:  # noqa: ANN001
     base = dict(data_dir=tmp_path / "data", secret="test-secret-0123456789abcdef",
-                gc_freeze=False, log_level="warning")
+                gc_freeze=False, log_level="warning",
+                # Media workers only where a test asks for them (they take a while to start).
+                media=MediaSettings(enabled=False))
     base.update(overrides)
     settings = Settings(**base)
     if "cleanup" not in overrides:

@@ -20,7 +20,9 @@ from publicrooms.realtime.broadcaster import SocketBroadcaster
 from publicrooms.realtime.connections import ConnectionRegistry
 from publicrooms.realtime.gateway import Gateway
 from publicrooms.realtime.health import HealthChecker
+from publicrooms.media.service import MediaService
 from publicrooms.realtime.lobby import register_lobby
+from publicrooms.realtime.media import register_media
 from publicrooms.realtime.room import register_rooms
 from publicrooms.security.abuse import AbuseMonitor
 from publicrooms.security.client_ip import ClientIpResolver
@@ -72,10 +74,11 @@ class PublicRooms:
         activity = ActivityTracker(clock)
         rooms = [RoomRecord(r.id, r.name, r.capacity, i) for i, r in enumerate(settings.rooms)]
         self.broadcaster = SocketBroadcaster(self.sio)
+        self.media = MediaService(settings.media) if settings.media.enabled else None
         room_service = RoomService(
             sql=sql, presence=presence, broadcaster=self.broadcaster, clock=clock, rooms=rooms,
             system_capacity=settings.system_capacity, history_length=settings.history_length,
-            message_max=settings.message_max)
+            message_max=settings.message_max, media=self.media)
         room_service.set_hold_defaults(admission_hold_s=cleanup.rest_seat_hold_s)
         self.ctx = AppContext(
             settings=settings,
@@ -102,6 +105,8 @@ class PublicRooms:
         self.gateway = Gateway(self.sio, self.ctx, self.registry)
         register_lobby(self.sio, self.gateway)
         register_rooms(self.sio, self.gateway)
+        if self.media is not None:
+            register_media(self.sio, self.gateway, self.media)
         self.scheduler = self._build_scheduler()
         self.api = self._build_api()
         self.asgi = SecurityHeaders(
@@ -162,6 +167,8 @@ class PublicRooms:
         await self.ctx.sql.sync_rooms(self._rooms, self.clock.now())
         # Seats live in presence, which starts empty: stale seat records would lie.
         await self.ctx.sql.clear_participants()
+        if self.media is not None:
+            await self.media.start()
         self.scheduler.start()
         if self.settings.gc_freeze:
             # Long-lived start-up objects leave the GC's view, and gen-0 runs less often, which
@@ -183,6 +190,8 @@ class PublicRooms:
         await self.scheduler.stop()
         await asyncio.sleep(0)  # let the announcement reach the sockets' send queues
         await self.gateway.close_all()
+        if self.media is not None:
+            await self.media.stop()
         await self.flush_events()
 
     async def shutdown(self) -> None:

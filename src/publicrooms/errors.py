@@ -154,6 +154,12 @@ class ConnectionTimeout(DomainError):
     code, status, default_message = "CONNECTION_TIMEOUT", 408, "The connection timed out."
 
 
+class MediaFailed(DomainError):
+    """The media layer could not do it; a media code says why (INVALID_SDP, ...)."""
+
+    code, status, default_message = "MEDIA_UNAVAILABLE", 503, "Media is not available right now."
+
+
 class ServerShuttingDown(DomainError):
     """The server is shutting down and admits nobody."""
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from publicrooms.errors import InvalidDisplayName, InvalidMessage, MaliciousInput
@@ -64,6 +64,7 @@ WORDS = ["select", "drop", "room", "by", "later", "from", "the", "table", "union
 @given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=12))
 def test_sentences_from_sql_words_without_sql_syntax_pass(words: list[str]) -> None:
     text = " ".join(words)
+    assume(not re.search(r"union (all )?select", text))  # that one is SQL syntax
     assert not looks_like_sql_injection(text), text
 
 

@@ -91,9 +91,7 @@ async def join_room(room_id: str, body: JoinRequest, request: Request) -> dict:
     if result.seated_now:
         # Held for the socket that normally follows; released if none arrives.
         ctx.rooms.hold(user.id, ctx.settings.cleanup.rest_seat_hold_s)
-    return JoinResponse(room=result.room, participants=result.participants,
-                        recent_messages=result.recent_messages,
-                        self_=UserRead(user_id=user.id, display_name=user.display_name)).wire()
+    return ctx.rooms.join_response(result, user).wire()
 
 
 @router.post("/rooms/{room_id}/leave", response_model=SuccessResponse,
@@ -113,7 +111,7 @@ async def client_config(request: Request) -> dict:
     """What a browser client needs to know: ICE servers and input limits."""
     settings = context(request).settings
     return ConfigRead(
-        ice_servers=[server.model_dump(exclude_none=True) for server in settings.media.ice_servers],
+        ice_servers=context(request).rooms.media.client_config()["iceServers"],
         max_display_name_length=settings.display_name_max,
         max_message_length=settings.message_max,
     ).wire()

@@ -14,13 +14,11 @@ from publicrooms.realtime.gateway import Gateway
 from publicrooms.realtime.handlers import event_handler
 from publicrooms.schemas.base import parse
 from publicrooms.schemas.rooms import (
-    JoinResponse,
     JoinRoomPayload,
     LeaveRoomPayload,
     MessageSent,
     SendMessagePayload,
     TogglePayload,
-    UserRead,
 )
 from publicrooms.services.views import iso
 from publicrooms.store.sql import UserRecord
@@ -88,11 +86,7 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
             raise
         conn.joined = True
         ctx.rooms.unhold(user.id)
-        return JoinResponse(
-            room=result.room, participants=result.participants,
-            recent_messages=result.recent_messages,
-            self_=UserRead(user_id=user.id, display_name=user.display_name),
-        ).wire()
+        return ctx.rooms.join_response(result, user).wire()
 
     @on("leave-room")
     async def leave_room(namespace: str, sid: str, data: Any = None) -> dict:

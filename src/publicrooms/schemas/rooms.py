@@ -60,6 +60,9 @@ class JoinResponse(WireModel):
     participants: list[ParticipantRead]
     recent_messages: list[MessageRead]
     self_: UserRead = Field(alias="self")
+    # What media the room has ({participantId, kind, muted}) and how to reach the SFU.
+    media: list[dict] = Field(default_factory=list)
+    media_config: dict = Field(default_factory=dict)
 
 
 class LeaveRequest(RequestModel):

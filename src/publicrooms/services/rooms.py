@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
+
 from publicrooms.clock import Clock
 from publicrooms.errors import (
     AlreadyInRoom,
@@ -15,14 +17,24 @@ from publicrooms.errors import (
     RoomNotFound,
     SystemAtCapacity,
 )
-from publicrooms.schemas.rooms import MessageRead, ParticipantRead, RoomRead
+from publicrooms.schemas.rooms import (
+    JoinResponse,
+    MessageRead,
+    ParticipantRead,
+    RoomRead,
+    UserRead,
+)
 from publicrooms.security.sanitize import clean_message
 from publicrooms.services.admission import AdmissionQueue
 from publicrooms.services.broadcast import Broadcaster
 from publicrooms.services.locks import KeyedLocks
+from publicrooms.services.media import MediaPort, NoMedia
 from publicrooms.services.views import iso, message_view, participant_view, room_view
 from publicrooms.store.presence import PresenceStore, Seat, SeatOutcome
 from publicrooms.store.sql import RoomRecord, SqlStore, UserRecord
+
+
+log = structlog.get_logger("publicrooms.rooms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +43,14 @@ class JoinResult:
     participants: list[ParticipantRead]
     recent_messages: list[MessageRead]
     seated_now: bool
+    media: list[dict]
 
 
 class RoomService:
     def __init__(self, *, sql: SqlStore, presence: PresenceStore, broadcaster: Broadcaster,
                  clock: Clock, rooms: list[RoomRecord], system_capacity: int,
                  history_length: int, message_max: int,
-                 queue: AdmissionQueue | None = None) -> None:
+                 queue: AdmissionQueue | None = None, media: MediaPort | None = None) -> None:
         self._sql = sql
         self._presence = presence
         self._broadcaster = broadcaster
@@ -49,6 +62,7 @@ class RoomService:
         # Seat changes for one user are serialised so the SQL record follows presence exactly.
         self._user_locks = KeyedLocks()
         self.queue = queue or AdmissionQueue()
+        self.media: MediaPort = media or NoMedia()
         self._admission_lock = asyncio.Lock()
         # user id → monotonic deadline: seats nobody's socket holds are released at the deadline.
         self._holds: dict[str, float] = {}
@@ -125,7 +139,15 @@ class RoomService:
             participants=await self.participants(room.id),
             recent_messages=[message_view(m) for m in messages],
             seated_now=seated_now,
+            media=self.media.room_media(room.id),
         )
+
+    def join_response(self, result: JoinResult, user: UserRecord) -> JoinResponse:
+        """The answer to a join, the same over REST and Socket.IO."""
+        return JoinResponse(room=result.room, participants=result.participants,
+                            recent_messages=result.recent_messages,
+                            self_=UserRead(user_id=user.id, display_name=user.display_name),
+                            media=result.media, media_config=self.media.client_config())
 
     async def admit_waiting(self) -> list[str]:
         """Seat queued users, first come first served, while seats are free; tell everyone."""
@@ -224,6 +246,10 @@ class RoomService:
             seat, occupancy = released
             self._holds.pop(user_id, None)
             await self._sql.remove_participant(user_id=user_id)
+        try:
+            await self.media.close_participant(seat.room_id, user_id)
+        except Exception:
+            log.exception("closing media failed", room_id=seat.room_id)
         await self._broadcaster.detach(seat.room_id, user_id)
         await self._broadcaster.to_room(seat.room_id, "user-left",
                                         {"userId": user_id, "currentOccupancy": occupancy})
@@ -249,6 +275,8 @@ class RoomService:
             if seat is None:
                 raise NotInRoom()
             await self._sql.set_participant_media(user_id=user_id, kind=kind, enabled=enabled)
+            # Forwarding follows the flag: a camera switched off is not sent to anyone.
+            await self.media.set_muted(room_id, user_id, kind, not enabled)
         await self._broadcaster.to_room(room_id, f"participant-{kind}-toggle",
                                         {"userId": user_id, "enabled": enabled},
                                         skip_sid=skip_sid)

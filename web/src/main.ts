@@ -120,6 +120,11 @@ function renderStatus(status: ConnectionStatus): void {
 
 onStatus(renderStatus);
 window.addEventListener("hashchange", route);
-window.addEventListener("pagehide", () => roomView?.teardown());
+// Closing the tab is a clean leave: release devices and close the namespace, so others see
+// the seat free at once instead of after the server's reconnect grace.
+window.addEventListener("pagehide", () => roomView?.closeForUnload());
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) window.location.reload(); // restored from the back/forward cache
+});
 banner.addEventListener("click", () => showBanner(""));
 route();

@@ -254,7 +254,15 @@ export class RoomView {
     this.options.onLeave(reason);
   }
 
-  /** Releases devices without network traffic (page unload). */
+  /** The page is going away: release devices and disconnect cleanly (no ack to wait for). */
+  closeForUnload(): void {
+    if (this.left) return;
+    this.left = true;
+    this.teardown();
+    this.session.dispose();
+  }
+
+  /** Releases devices and peer connections. */
   teardown(): void {
     this.media.stop();
     this.local.stopAll();

@@ -132,7 +132,8 @@ export class SfuLink implements MediaLink {
       await sender.replaceTrack(track);
       return;
     }
-    if (track && !this.publisher) await this.publish_(this.generation);
+    // Negotiating runs in the background: the button answers at once, media follows.
+    if (track && !this.publisher) void this.publish_(this.generation);
   }
 
   private async publish_(generation: number): Promise<void> {

@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from publicrooms.api.errors import install_error_handlers
+from publicrooms.api.metrics import router as metrics_router
 from publicrooms.api.routes import health, router
 from publicrooms.clock import Clock
 from publicrooms.context import AppContext
@@ -145,9 +146,11 @@ class PublicRooms:
                       description="Anonymous public study rooms: REST API. Real-time events "
                                   "are Socket.IO; see docs/protocol.md.")
         api.state.ctx = self.ctx
+        api.state.server = self
         install_error_handlers(api)
         api.include_router(router)
         api.include_router(health)
+        api.include_router(metrics_router)
         mount_page(api)
         return api
 

@@ -176,3 +176,16 @@ async def test_concurrent_joins_never_exceed_capacity(server_factory, http) -> N
     assert codes.count(200) == 5 and codes.count(409) == 10
     detail = (await people[0][0].get("/api/public/rooms/small")).json()
     assert detail["room"]["currentOccupancy"] == 5 and len(detail["participants"]) == 5
+
+
+async def test_health_readiness_and_metrics(server, http, clients) -> None:
+    client = http(server.url)
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    assert (await client.get("/ready")).json() == {"status": "ready"}
+    socket = await clients(server.url, "/public-room/deep-focus").connect()
+    assert (await socket.call("join-room", {"userName": "Mia"}))["success"]
+    text = (await client.get("/metrics")).text
+    assert 'publicrooms_room_occupancy{room="deep-focus"} 1.0' in text
+    assert "publicrooms_seats 1.0" in text
+    assert "publicrooms_socket_connections 1.0" in text
+    assert 'publicrooms_job_runs_total{job="inactive-users"}' in text

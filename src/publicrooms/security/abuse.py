@@ -23,12 +23,14 @@ class AbuseMonitor:
         self._block_s = block_s
         self._recent: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
+        self.counts: dict[str, int] = {}  # violations by kind since start (metrics)
         # Written to SQL in batches by the sweep, off the request path.
         self.pending: list[tuple[str, str, str, object]] = []
 
     def record(self, ip_key: str, kind: str, detail: str = "") -> None:
         """One violation of `kind` by `ip_key`."""
         now = self._clock.monotonic()
+        self.counts[kind] = self.counts.get(kind, 0) + 1
         log.warning("suspicious activity", ip_key=ip_key, kind=kind, detail=detail)
         self.pending.append((ip_key, kind, detail, self._clock.now()))
         recent = self._recent.setdefault(ip_key, deque())

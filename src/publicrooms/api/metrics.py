@@ -1,0 +1,54 @@
+"""`/metrics`: Prometheus text exposition of live counts, read from the running parts at scrape."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+router = APIRouter()
+
+
+class _Snapshot:
+    """A one-scrape collector over values gathered just before."""
+
+    def __init__(self, families: list) -> None:  # noqa: ANN001
+        self._families = families
+
+    def collect(self):  # noqa: ANN201
+        yield from self._families
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    app = request.app.state.server
+    ctx = app.ctx
+    occupancy = GaugeMetricFamily("publicrooms_room_occupancy", "Seated participants per room",
+                                  labels=["room"])
+    counts = await ctx.presence.occupancies()
+    for room in await ctx.rooms.list_rooms():
+        occupancy.add_metric([room.id], counts.get(room.id, 0))
+    seats = GaugeMetricFamily("publicrooms_seats", "Seated participants in the system",
+                              value=await ctx.presence.total())
+    queue = GaugeMetricFamily("publicrooms_queue_length", "Joins waiting for a seat",
+                              value=len(ctx.rooms.queue))
+    sockets = GaugeMetricFamily("publicrooms_socket_connections", "Open Socket.IO connections",
+                                value=len(app.registry))
+    tables = GaugeMetricFamily("publicrooms_table_entries", "Entries per in-memory table",
+                               labels=["table"])
+    for name, size in app.table_sizes().items():
+        tables.add_metric([name], size)
+    violations = CounterMetricFamily("publicrooms_abuse_violations", "Abuse-limit violations",
+                                     labels=["kind"])
+    for kind, count in ctx.abuse.counts.items():
+        violations.add_metric([kind], count)
+    runs = CounterMetricFamily("publicrooms_job_runs", "Scheduled job runs", labels=["job"])
+    failures = CounterMetricFamily("publicrooms_job_failures", "Scheduled job failures",
+                                   labels=["job"])
+    for job in app.scheduler.jobs.values():
+        runs.add_metric([job.name], job.runs)
+        failures.add_metric([job.name], job.failures)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot([occupancy, seats, queue, sockets, tables, violations, runs,
+                                 failures]))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -142,6 +142,7 @@ class BenchParticipant:
         self.marker_frames = 0
         self.tasks: list[asyncio.Task[None]] = []
         self.lock = asyncio.Lock()
+        self._wanted: set[int] = set()
 
     async def publish(self, video_packets: list[bytes], audio_packets: list[bytes]) -> None:
         self.pub = peer_connection()
@@ -172,7 +173,24 @@ class BenchParticipant:
             if not self.decode:
                 # count packets straight off the socket: the benchmark process must not be the bottleneck
                 aiortc_adapter.hook_datagrams(self.sub, self._count, lambda: 0)
+            else:
+                # decode only the probed publisher's stream; aiortc would decode every track
+                mids = {t["mid"] for t in self.tracks if t["participantId"] == self.decode_from}
+                self._wanted = ssrcs_of(offer["sdp"], mids)
+                dtls = aiortc_adapter.transport_of(self.sub)
+                aiortc_adapter.hook_datagrams(self.sub, self._filter(dtls), lambda: 0)
             await self.service.subscriber_answer(self.room, self.id, self.sub.localDescription.sdp, offer["offerId"])
+
+    def _filter(self, dtls: Any) -> Any:
+        handle = type(dtls)._handle_rtp_data  # aiortc's own parse-and-route (not the product hook)
+
+        def sink(data: bytes, arrival_ms: int) -> None:
+            if int.from_bytes(data[8:12], "big") in self._wanted:
+                asyncio.ensure_future(handle(dtls, data, arrival_ms))
+            else:
+                self._count(data, arrival_ms)
+
+        return sink
 
     def _count(self, data: bytes, arrival_ms: int) -> None:
         self.packets += 1
@@ -207,6 +225,17 @@ class BenchParticipant:
         for pc in (self.pub, self.sub):
             if pc is not None:
                 await pc.close()
+
+
+def ssrcs_of(sdp: str, mids: set[str]) -> set[int]:
+    """SSRCs the offer announces in the m-sections with the given mids."""
+    result: set[int] = set()
+    for section in sdp.split("\r\nm=")[1:]:
+        lines = section.split("\r\n")
+        mid = next((line[6:] for line in lines if line.startswith("a=mid:")), None)
+        if mid in mids:
+            result |= {int(line[7:].split()[0]) for line in lines if line.startswith("a=ssrc:")}
+    return result
 
 
 class Router:
@@ -386,9 +415,10 @@ async def run_scenario(
             "profileDir": profile_dir,
         }
     finally:
+        router.people.clear()
+        await service.stop()  # closes every room at once: no renegotiation storm on the way out
         for person in people:
             await person.close()
-        await service.stop()
 
 
 def table(results: list[dict[str, Any]]) -> str:

@@ -141,7 +141,8 @@ class Room:
             participant = self._participants.get(publisher.participant_id)
             if participant is None or participant.publisher is not publisher:
                 return
-            logger.info("publish connection of %s in %s failed", participant.id, self.id)
+            logger.warning("publish connection of %s in %s ended (%s)", participant.id, self.id,
+                           publisher.pc.connectionState)
             await self._remove_publishing(participant)
             self._forget_if_idle(participant)
             await self._renegotiate(exclude=participant.id)
@@ -195,7 +196,8 @@ class Room:
             participant = self._participants.get(subscriber.participant_id)
             if participant is None or participant.subscriber is not subscriber:
                 return
-            logger.info("subscribe connection of %s in %s failed", participant.id, self.id)
+            logger.warning("subscribe connection of %s in %s ended (%s)", participant.id, self.id,
+                           subscriber.pc.connectionState)
             participant.subscriber = None
             await subscriber.close()
             self._forget_if_idle(participant)

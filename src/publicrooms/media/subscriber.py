@@ -62,8 +62,8 @@ class Subscriber:
     async def sync(self, uptracks: list[UpTrack]) -> dict[str, Any] | None:
         """Match the connection to `uptracks`; returns a new offer payload, or None if none is due."""
         async with self._lock:
-            if self.closed:
-                return None
+            if self.closed or self.pc.connectionState == "closed":
+                return None  # closing: the room drops this subscriber
             if self._pending is not None:
                 self.dirty = True
                 return None

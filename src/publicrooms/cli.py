@@ -65,6 +65,31 @@ def serve(
 
 
 @cli.command()
+def suspicious(
+    limit: int = typer.Option(50, help="How many events, newest first."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where the SQLite file lives."),
+) -> None:
+    """List recent suspicious-activity events (IP key, kind, time)."""
+    import asyncio
+
+    from publicrooms.store.database import create_engine, migrate
+    from publicrooms.store.sql import SqlStore
+
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+
+    async def show() -> None:
+        store = SqlStore(create_engine(settings.resolved_database_url))
+        try:
+            await migrate(store.engine)
+            for ip_key, kind, detail, when in await store.suspicious_events(limit=limit):
+                typer.echo(f"{when.isoformat()}  {kind:<24} {ip_key[:16]}…  {detail}")
+        finally:
+            await store.close()
+
+    asyncio.run(show())
+
+
+@cli.command()
 def version() -> None:
     """Print the version."""
     from importlib.metadata import version as package_version

@@ -163,5 +163,15 @@ async def test_repeated_violations_block_the_ip_everywhere(server_factory, http,
     kinds = [kind for _, kind, _, _ in events]
     assert kinds.count("rest-limit") == 3 and "ip-blocked" in kinds
     assert all(ip not in detail for _, _, detail, _ in events)
+    # Operators list them from the command line.
+    from typer.testing import CliRunner
+
+    from publicrooms.cli import cli
+
+    result = await asyncio.to_thread(CliRunner().invoke, cli, [
+        "suspicious", "--data-dir", str(server.settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "ip-blocked" in result.output and "rest-limit" in result.output
+    assert ip not in result.output
     await advance(server, clock, 121)
     assert (await client.get("/api/public/rooms/deep-focus")).status_code == 200

@@ -71,6 +71,9 @@ def site_factory(server_factory, browser: Browser, hub: ProxyHub) -> Iterator[Ca
     def make(**overrides) -> Site:  # noqa: ANN003
         # The browser reaches the server through per-person proxies on 127.0.0.1.
         overrides.setdefault("trusted_proxies", ["127.0.0.1"])
+        # Browsers and SFU on one host: ICE over loopback only (chromium runs with
+        # --allow-loopback-in-peer-connection), one media worker to spare the CPU.
+        overrides.setdefault("media", {"loopback_only": True, "workers": 1})
         site = Site(server_factory(**overrides), browser, hub)
         sites.append(site)
         return site

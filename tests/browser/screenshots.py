@@ -67,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         settings = Settings(data_dir=Path(data), secret="screenshots-secret-0123456789",
                             trusted_proxies=["127.0.0.1"], rooms=rooms, gc_freeze=False,
-                            log_level="warning")
+                            log_level="warning", media={"loopback_only": True, "workers": 1})
         server = LiveServer(settings).start()
         hub = ProxyHub()
         people: list[Person] = []

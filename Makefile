@@ -7,7 +7,7 @@ DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install web node-deps browser-deps services clean
+.PHONY: run test install web web-test node-deps browser-deps services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +17,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The page ships prebuilt inside the package; rebuild it when its sources are newer.
+# The page ships prebuilt inside the package; it is rebuilt when its sources' hash changes.
+WEB_SOURCES := web/src web/public web/index.html web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json
+WEB_HASH = $$(find $(WEB_SOURCES) -type f 2>/dev/null | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-64)
+WEB_STAMP := src/publicrooms/web/.source-hash
+
 web:
-	@if [ -f web/package.json ] && command -v npm >/dev/null; then \
-	  if [ ! -f src/publicrooms/web/index.html ] || \
-	     [ -n "$$(find web/src web/index.html web/package.json -newer src/publicrooms/web/index.html 2>/dev/null | head -1)" ]; then \
-	    (cd web && npm ci --no-audit --no-fund && npm run build); \
-	  fi; \
+	@if [ "$$(cat $(WEB_STAMP) 2>/dev/null)" != "$(WEB_HASH)" ]; then \
+	  echo "building the web page"; \
+	  (cd web && npm ci --no-audit --no-fund --silent && npm run build) && echo "$(WEB_HASH)" > $(WEB_STAMP); \
 	fi
+
+web-test:
+	cd web && ([ -d node_modules ] || npm ci --no-audit --no-fund --silent) && npm test --silent
 
 run: install web
 	$(VENV)/bin/publicrooms serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
@@ -40,7 +45,7 @@ services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || (command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start) || true
 	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || (command -v redis-server >/dev/null && redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no) || true
 
-test: install web node-deps browser-deps services
+test: install web node-deps browser-deps services web-test
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:

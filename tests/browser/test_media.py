@@ -93,3 +93,24 @@ def test_a_latecomer_receives_everyone_already_publishing(site) -> None:  # noqa
     wait_video(grace.page, ada.user_id())
     expect(grace.page.locator(".control-video")).to_have_attribute("aria-pressed", "false")
     grace.assert_clean()
+
+
+def test_media_resumes_after_a_network_drop(site) -> None:  # noqa: ANN001
+    ada, grace = site.person("Ada"), site.person("Grace")
+    ada.join("writing-desk")
+    grace.join("writing-desk")
+    grace.toggle("video")
+    ada.toggle("video")
+    grace_id, ada_id = grace.user_id(), ada.user_id()
+    wait_video(ada.page, grace_id)
+
+    site.hub.drop_connections(ada.proxy)  # Ada's socket drops; the page reconnects by itself
+    expect(ada.page.locator("#connection-status")).to_have_attribute("data-state", "reconnecting")
+    expect(ada.page.locator("#connection-status")).to_have_attribute("data-state", "online", timeout=20000)
+    ada.page.evaluate("() => { window.__videoTimes = {}; }")
+    wait_video(ada.page, grace_id)  # re-subscribed
+    wait_video(grace.page, ada_id)  # re-published
+    expect(ada.page.locator(".control-video")).to_have_attribute("aria-pressed", "true")
+    expect(grace.participant("Ada")).to_have_attribute("data-video", "true")
+    ada.assert_clean()
+    grace.assert_clean()

@@ -136,3 +136,17 @@ def test_reconnect_shows_status_and_refetches_the_room(site) -> None:  # noqa: A
     expect(ada.participant("Grace")).to_be_visible()
     expect(grace.participant("Ada")).to_be_visible()
     ada.assert_clean()
+
+
+def test_reload_goes_straight_back_into_the_room(site) -> None:  # noqa: ANN001
+    ada, grace = site.person("Ada"), site.person("Grace")
+    ada.join("exam-prep")
+    grace.join("exam-prep")
+    grace.say("before the reload")
+    expect(ada.page.locator(".chat-text").last).to_have_text("before the reload")
+    ada.page.reload()
+    expect(ada.page.locator("section.room .room-title")).to_have_text("Exam Prep", timeout=15000)
+    expect(ada.page.locator(".chat-text").last).to_have_text("before the reload")
+    expect(grace.participant("Ada")).to_be_visible()
+    expect(ada.page.locator(".participant")).to_have_count(2)
+    ada.assert_clean()

@@ -166,7 +166,8 @@ export class LobbyView {
 
   private createCard(initial: Room) {
     const title = h("h2", { class: "room-name", id: `room-${initial.id}-name` });
-    const count = h("span", { class: "room-count" });
+    const count = h("span", { class: "room-count", "aria-hidden": "true" });
+    const countText = h("span", { class: "visually-hidden" });
     const meter = h("meter", { class: "room-meter", min: 0, "aria-hidden": "true" });
     const badge = h("span", { class: "badge" });
     const button = h("button", { type: "button", class: "btn btn-primary room-join" });
@@ -178,13 +179,13 @@ export class LobbyView {
       "li",
       { class: "room-card", "data-room-id": initial.id },
       h("div", { class: "room-card-head" }, title, badge),
-      h("div", { class: "room-occupancy" }, meter, count),
+      h("div", { class: "room-occupancy" }, meter, count, countText),
       button,
     );
     const render = (room: Room) => {
       title.textContent = room.name;
       count.textContent = `${room.currentOccupancy} / ${room.capacity}`;
-      count.setAttribute("aria-label", occupancyLabel(room.currentOccupancy, room.capacity));
+      countText.textContent = `${occupancyLabel(room.currentOccupancy, room.capacity)}${room.isFull ? ", full" : ""}`;
       meter.max = Math.max(room.capacity, 1);
       meter.value = Math.min(room.currentOccupancy, room.capacity);
       meter.low = Math.max(room.capacity * 0.6, 0.1);

@@ -8,16 +8,18 @@ export class ParticipantList {
   readonly el: HTMLElement;
   private list: HTMLUListElement;
   private count: HTMLSpanElement;
+  private countText: HTMLSpanElement;
   private rows = new Map<string, HTMLLIElement>();
   private selfId = "";
 
   constructor() {
     this.count = h("span", { class: "count-pill" }, "0");
+    this.countText = h("span", { class: "visually-hidden" });
     this.list = h("ul", { class: "participant-list" });
     this.el = h(
       "section",
       { class: "panel participants-panel", "aria-labelledby": "participants-title" },
-      h("h2", { id: "participants-title", class: "panel-title" }, icon(ICONS.users), "People ", this.count),
+      h("h2", { id: "participants-title", class: "panel-title" }, icon(ICONS.users), "People ", this.count, this.countText),
       this.list,
     );
   }
@@ -50,7 +52,8 @@ export class ParticipantList {
       }
     }
     this.count.textContent = String(items.length);
-    this.count.setAttribute("aria-label", `${items.length} ${items.length === 1 ? "person" : "people"}`);
+    this.count.setAttribute("aria-hidden", "true");
+    this.countText.textContent = `: ${items.length} ${items.length === 1 ? "person" : "people"} in the room`;
   }
 
   private fill(row: HTMLLIElement, p: Participant, speaking: boolean): void {

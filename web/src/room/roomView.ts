@@ -31,6 +31,7 @@ export class RoomView {
   private readonly media: MediaLink;
   private readonly title: HTMLHeadingElement;
   private readonly occupancy: HTMLSpanElement;
+  private readonly occupancyText: HTMLSpanElement;
   private readonly notice: HTMLDivElement;
   private readonly deviceHelp: HTMLDivElement;
   private readonly micButton: HTMLButtonElement;
@@ -47,7 +48,8 @@ export class RoomView {
     this.media = options.createMedia(this.session, this.grid, () => this.render(), state);
 
     this.title = h("h1", { class: "room-title", id: "room-title" });
-    this.occupancy = h("span", { class: "room-occupancy-pill" });
+    this.occupancy = h("span", { class: "room-occupancy-pill", "aria-hidden": "true" });
+    this.occupancyText = h("span", { class: "visually-hidden" });
     this.notice = h("div", { class: "room-notice", role: "status", "aria-live": "polite", hidden: true });
     this.deviceHelp = h("div", { class: "device-help", role: "alert", hidden: true });
     this.micButton = this.toggleButton("audio", "Microphone");
@@ -65,7 +67,7 @@ export class RoomView {
     this.el = h(
       "section",
       { class: "room", "aria-labelledby": "room-title" },
-      h("header", { class: "room-header" }, h("div", { class: "room-heading" }, this.title, this.occupancy), this.grid.soundUnlock),
+      h("header", { class: "room-header" }, h("div", { class: "room-heading" }, this.title, this.occupancy, this.occupancyText), this.grid.soundUnlock),
       this.notice,
       h("div", { class: "room-layout" }, h("div", { class: "stage" }, this.grid.el, this.deviceHelp, controls), h("aside", { class: "sidebar", "aria-label": "People and chat" }, this.list.el, this.chat.el)),
     );
@@ -172,7 +174,7 @@ export class RoomView {
       this.options.onOccupancy(this.room.id, current);
     }
     this.occupancy.textContent = `${this.room.currentOccupancy} / ${this.room.capacity}`;
-    this.occupancy.setAttribute("aria-label", `${this.room.currentOccupancy} of ${this.room.capacity} seats taken`);
+    this.occupancyText.textContent = `${this.room.currentOccupancy} of ${this.room.capacity} seats taken`;
   }
 
   private render(): void {

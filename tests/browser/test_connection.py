@@ -1,0 +1,30 @@
+"""Connection health: the page answers the server's pings and stays seated while idle."""
+
+from __future__ import annotations
+
+from playwright.sync_api import WebSocket, expect
+
+
+def test_idle_page_answers_pings_and_keeps_its_seat(site_factory) -> None:  # noqa: ANN001
+    # Ping every second after one idle second; three unanswered pings would terminate the socket.
+    site = site_factory(cleanup={"ping_interval_s": 1.0, "ping_idle_s": 1.0, "ping_max_missed": 3})
+    ada, grace = site.person("Ada"), site.person("Grace")
+    frames = {"ping": 0, "pong": 0}
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framereceived", lambda f: frames.__setitem__("ping", frames["ping"] + ('"ping"' in str(f))))
+        ws.on("framesent", lambda f: frames.__setitem__("pong", frames["pong"] + ('"pong"' in str(f))))
+
+    ada.page.on("websocket", watch)
+    ada.join("quiet-library")
+    grace.join("quiet-library")
+    # Stay idle until more pings arrived than the server tolerates unanswered (polling, 20 s cap).
+    for _ in range(200):
+        if frames["ping"] >= 5:
+            break
+        ada.page.wait_for_timeout(100)
+    assert frames["ping"] >= 5, f"the server sent {frames['ping']} pings"
+    assert frames["pong"] >= frames["ping"] - 1, frames
+    expect(grace.participant("Ada")).to_be_visible()
+    expect(ada.page.locator("#connection-status")).to_have_attribute("data-state", "online")
+    ada.assert_clean()

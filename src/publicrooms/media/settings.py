@@ -73,6 +73,7 @@ class MediaSettings(BaseModel):
     worker_start_timeout_s: float = Field(default=30.0, gt=0.0)
     request_timeout_s: float = Field(default=15.0, gt=0.0)
     worker_start_method: str = Field(default="spawn", pattern="^(spawn|forkserver)$")
+    event_loop: str = Field(default="uvloop", pattern="^(uvloop|asyncio)$", description="worker event loop")
     profile_dir: str | None = Field(
         default=None, description="debugging: each worker writes a cProfile dump here on exit"
     )

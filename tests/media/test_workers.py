@@ -80,3 +80,27 @@ async def test_empty_room_frees_worker_resources(service, router):
     await alice.close()
     assert (await service.stats())["rooms"] == 0
     await assert_released(service)
+
+
+async def test_bad_requests_raise_media_errors(service, router):
+    from publicrooms.media.errors import InvalidSdp, NotSubscribed, StaleAnswer
+
+    with pytest.raises(InvalidSdp):
+        await service.publish("room-bad", "mallory", "not sdp at all")
+    with pytest.raises(InvalidSdp):
+        await service.publish("room-bad", "mallory", "v=0\r\n" + "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\n" * 50)
+    with pytest.raises(NotSubscribed):
+        await service.subscriber_answer("room-bad", "mallory", "v=0\r\n", 1)
+
+    alice, bob = join(service, router, "room-bad", "alice"), join(service, router, "room-bad", "bob")
+    await alice.publish(video=False)
+    offer = await service.subscribe("room-bad", "bob")
+    assert offer is not None and offer["tracks"][0]["participantId"] == "alice"
+    with pytest.raises(StaleAnswer):
+        await service.subscriber_answer("room-bad", "bob", offer["sdp"], offer["offerId"] + 1)
+    with pytest.raises(InvalidSdp):
+        await service.subscriber_answer("room-bad", "bob", "v=0\r\nnonsense", offer["offerId"])
+    for pid in ("mallory", "alice", "bob"):
+        await service.close_participant("room-bad", pid)
+    await alice.close(tell_service=False)
+    await assert_released(service)

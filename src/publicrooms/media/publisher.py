@@ -18,6 +18,19 @@ from .uptrack import UpTrack
 
 logger = logging.getLogger(__name__)
 
+MAX_SDP_BYTES = 32 * 1024
+MAX_PUBLISHED_SECTIONS = 4  # a camera and a microphone, with room for a screen share later
+
+
+def check_sdp(sdp: str, max_sections: int = MAX_PUBLISHED_SECTIONS) -> None:
+    """Refuse SDP that is oversized or asks the server for many media sections."""
+    if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+        raise InvalidSdp("not an SDP session description")
+    if len(sdp) > MAX_SDP_BYTES:
+        raise InvalidSdp(f"SDP larger than {MAX_SDP_BYTES} bytes")
+    if sdp.count("\nm=") > max_sections:
+        raise InvalidSdp(f"more than {max_sections} media sections")
+
 
 class Publisher:
     """Receives a participant's audio/video; raw RTP goes straight to the up tracks."""
@@ -55,6 +68,7 @@ class Publisher:
 
     async def accept_offer(self, offer_sdp: str) -> list[str]:
         """Apply the client's offer; returns the kinds it sends (first track of each kind)."""
+        check_sdp(offer_sdp)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as exc:  # aiortc raises ValueError/OperationError/InternalError

@@ -16,6 +16,7 @@ from ..clock import Clock
 from . import aiortc_adapter as adapter
 from .downtrack import DownTrack
 from .errors import InvalidSdp, StaleAnswer
+from .publisher import check_sdp
 from .settings import MediaSettings
 from .stats import Counters
 from .uptrack import UpTrack
@@ -80,6 +81,7 @@ class Subscriber:
         async with self._lock:
             if self._pending is None or (offer_id is not None and offer_id != self._pending):
                 raise StaleAnswer(f"no pending offer {offer_id} (pending: {self._pending})")
+            check_sdp(answer_sdp, max_sections=len(self.pc.getTransceivers()))
             try:
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
             except Exception as exc:

@@ -52,7 +52,9 @@ class WorkerProcess:
             target=worker.run,
             args=(child, self._settings.model_dump_json(), self.index),
             name=f"publicrooms-media-{self.index}",
-            daemon=True,  # never outlive the signalling process
+            # never outlive the signalling process; a daemonic parent (some process managers)
+            # may not have daemonic children, and there the closed pipe still ends the worker
+            daemon=not multiprocessing.current_process().daemon,
         )
         self._ready = loop.create_future()
         await loop.run_in_executor(None, self.process.start)

@@ -91,15 +91,25 @@ def test_queue_position_is_live_and_admission_is_automatic(site_factory) -> None
     site = site_factory(system_capacity=1)
     ada = site.person("Ada")
     ada.join("quiet-library")
-    grace = site.person("Grace")
-    grace.open_join("deep-focus")
-    grace.page.fill("#display-name", "Grace")
-    grace.page.locator(SUBMIT).click()
-    expect(grace.page.locator(".join-status")).to_contain_text("at capacity")
-    expect(grace.page.locator(".queue-position")).to_have_text("#1")
 
-    ada.page.locator(".control-leave").click()  # a seat frees: Grace enters by herself
-    expect(grace.page.locator("section.room .room-title")).to_have_text("Deep Focus", timeout=15000)
-    expect(grace.participant("Grace")).to_be_visible()
-    grace.assert_clean()
-    ada.assert_clean()
+    def queue(person, room_id: str) -> None:  # noqa: ANN001
+        person.open_join(room_id)
+        person.page.fill("#display-name", person.name)
+        person.page.locator(SUBMIT).click()
+        expect(person.page.locator(".join-status")).to_contain_text("at capacity")
+
+    grace, linus = site.person("Grace"), site.person("Linus")
+    queue(grace, "deep-focus")
+    expect(grace.page.locator(".queue-position")).to_have_text("#1")
+    queue(linus, "writing-desk")
+    expect(linus.page.locator(".queue-position")).to_have_text("#2")
+
+    grace.page.get_by_role("button", name="Leave queue").click()  # Grace gives up…
+    expect(grace.page.locator("dialog.join-dialog")).to_be_hidden()
+    expect(linus.page.locator(".queue-position")).to_have_text("#1")  # …and Linus moves up, live.
+
+    ada.page.locator(".control-leave").click()  # a seat frees: Linus enters by himself
+    expect(linus.page.locator("section.room .room-title")).to_have_text("Writing Desk", timeout=15000)
+    expect(linus.participant("Linus")).to_be_visible()
+    for person in (ada, grace, linus):
+        person.assert_clean()

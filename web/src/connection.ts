@@ -38,10 +38,6 @@ export function onStatus(fn: Listener): () => void {
   return () => listeners.delete(fn);
 }
 
-export function currentStatus(): ConnectionStatus {
-  return status;
-}
-
 /** Marks the connection as offline with an explanation (e.g. the server is shutting down). */
 export function reportProblem(detail: string): void {
   setStatus({ state: status.state === "online" ? "reconnecting" : status.state, detail });

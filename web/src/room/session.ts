@@ -42,7 +42,6 @@ export class RoomSession {
   private disposed = false;
   private joining: Promise<void> | null = null;
   private retryTimer: number | undefined;
-  private wasConnected = false;
   /** Acknowledged requests in flight: their failures arrive in the ack, so the twin `error` event is ignored. */
   private inFlight = 0;
 
@@ -77,7 +76,6 @@ export class RoomSession {
   private bind(): void {
     const s = this.socket;
     s.on("connect", () => {
-      this.wasConnected = true;
       this.emitLocal("connection", true);
       // Covers the first connect and every reconnect: join-room is idempotent, and its ack
       // carries the full room state (participants, recent chat) to re-render from.
@@ -223,9 +221,5 @@ export class RoomSession {
     window.clearTimeout(this.retryTimer);
     this.socket.removeAllListeners();
     this.socket.disconnect();
-  }
-
-  get hasConnectedBefore(): boolean {
-    return this.wasConnected;
   }
 }

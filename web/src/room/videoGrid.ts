@@ -19,7 +19,6 @@ export class VideoGrid {
   readonly el: HTMLElement;
   private tiles = new Map<string, Tile>();
   private selfId = "";
-  private soundBlocked = false;
   private soundButton: HTMLButtonElement;
   private remoteStreams = new Map<string, MediaStream>();
 
@@ -82,10 +81,6 @@ export class VideoGrid {
     if (tile) this.attachRemote(tile, stream);
   }
 
-  remoteStream(userId: string): MediaStream | undefined {
-    return this.remoteStreams.get(userId);
-  }
-
   private attachRemote(tile: Tile, stream: MediaStream | null): void {
     if (tile.stream === stream && (!stream || tile.video.srcObject === stream)) return;
     tile.stream = stream;
@@ -106,20 +101,14 @@ export class VideoGrid {
     audio.play().catch((err: unknown) => {
       // Autoplay with sound needs a user gesture (e.g. after a reload): offer a button.
       if (err instanceof DOMException && err.name === "NotAllowedError") {
-        this.soundBlocked = true;
         this.soundButton.hidden = false;
       }
     });
   }
 
   private unlockSound(): void {
-    this.soundBlocked = false;
     this.soundButton.hidden = true;
     for (const tile of this.tiles.values()) if (tile.audio?.srcObject) this.playAudio(tile.audio);
-  }
-
-  get isSoundBlocked(): boolean {
-    return this.soundBlocked;
   }
 
   private ensureTile(userId: string, isSelf: boolean): Tile {

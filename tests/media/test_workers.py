@@ -104,3 +104,25 @@ async def test_bad_requests_raise_media_errors(service, router):
         await service.close_participant("room-bad", pid)
     await alice.close(tell_service=False)
     await assert_released(service)
+
+
+async def test_hung_worker_is_killed_and_replaced():
+    router = EventRouter()
+    service = MediaService(media_settings(worker_ping_interval_s=0.3, worker_ping_timeout_s=1.0), on_event=router)
+    await service.start()
+    try:
+        alice = join(service, router, "room-hang", "alice")
+        await alice.publish(video=False)
+        victim = service.worker_of("room-hang")
+        os.kill(victim, signal.SIGSTOP)  # alive but frozen, like an endless loop
+        await poll(lambda: ("room-hang", "media-reconnect", {"reason": "media-worker-restarted"}) in router.room_events,
+                   15, "a frozen worker was not detected")
+        await poll(lambda: service.worker_pids() and victim not in service.worker_pids(), 30, "no replacement")
+        await alice.close(tell_service=False)
+        alice = join(service, router, "room-hang", "alice")
+        await alice.publish(video=False)
+        assert service.worker_of("room-hang") != victim
+        await alice.close()
+        await assert_released(service)
+    finally:
+        await service.stop()

@@ -20,6 +20,7 @@ OPS = {
     "close_participant": ("room", "participant"),
     "close_room": ("room",),
     "stats": (),
+    "ping": (),
 }
 
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from ..clock import Clock
 from .errors import MediaError, MediaUnavailable, WorkerDied
 from .settings import MediaSettings
 from .workerprocess import WorkerProcess
@@ -41,8 +42,10 @@ class _RoomPlacement:
 class MediaService:
     """Publish/subscribe media for room participants, served by media worker processes."""
 
-    def __init__(self, settings: MediaSettings, on_event: OnEvent | None = None) -> None:
+    def __init__(self, settings: MediaSettings, on_event: OnEvent | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
+        self._clock = clock or Clock()
+        self._watchdog: asyncio.Task[None] | None = None
         self.on_event: OnEvent | None = on_event
         self._workers: list[WorkerProcess] = []
         self._rooms: dict[str, _RoomPlacement] = {}
@@ -67,10 +70,15 @@ class MediaService:
         except BaseException:
             await self.stop()
             raise
+        self._watchdog = asyncio.ensure_future(self._watch())
 
     async def stop(self) -> None:
         """Close every room and stop every worker."""
         self._running = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
+            self._watchdog = None
         for task in list(self._replacing):
             task.cancel()
         await asyncio.gather(*self._replacing, return_exceptions=True)
@@ -279,6 +287,12 @@ class MediaService:
             task = asyncio.ensure_future(self._replace())
             self._replacing.add(task)
             task.add_done_callback(self._replacing.discard)
+
+    async def _watch(self) -> None:
+        """Ping every worker; one that hangs is killed, which the death handling then covers."""
+        while self._running:
+            await self._clock.sleep(self.settings.worker_ping_interval_s)
+            await asyncio.gather(*(w.ping() for w in list(self._workers) if w.alive))
 
     async def _replace(self) -> None:
         try:

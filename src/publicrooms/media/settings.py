@@ -72,6 +72,12 @@ class MediaSettings(BaseModel):
     # --- workers ---------------------------------------------------------------------
     worker_start_timeout_s: float = Field(default=30.0, gt=0.0)
     request_timeout_s: float = Field(default=15.0, gt=0.0)
+    worker_ping_interval_s: float = Field(
+        default=5.0, gt=0.0, description="how often each worker must prove its event loop runs"
+    )
+    worker_ping_timeout_s: float = Field(
+        default=10.0, gt=0.0, description="a worker this late is killed and replaced (a hang)"
+    )
     worker_start_method: str = Field(default="spawn", pattern="^(spawn|forkserver)$")
     event_loop: str = Field(default="uvloop", pattern="^(uvloop|asyncio)$", description="worker event loop")
     profile_dir: str | None = Field(

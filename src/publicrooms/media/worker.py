@@ -104,6 +104,9 @@ class Worker:
         if target is not None:
             await target.close()
 
+    async def op_ping(self) -> None:
+        return None
+
     async def op_stats(self) -> dict[str, Any]:
         rooms = {room_id: room.stats() for room_id, room in self._rooms.items()}
         times = os.times()

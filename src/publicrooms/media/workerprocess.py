@@ -70,7 +70,20 @@ class WorkerProcess:
             await self.kill()
             raise
 
-    async def request(self, op: str, **args: Any) -> Any:
+    async def ping(self) -> bool:
+        """True when the worker answered in time; a hung worker is killed (and reported as dead)."""
+        try:
+            await self.request("ping", timeout_s=self._settings.worker_ping_timeout_s)
+            return True
+        except WorkerTimeout:
+            logger.error("media worker %d (pid %s) is not responding: killing it", self.index, self.pid)
+            if self.process is not None and self.process.is_alive():
+                self.process.kill()  # the pipe closes, and _lost() reports the death
+            return False
+        except MediaError:
+            return False
+
+    async def request(self, op: str, timeout_s: float | None = None, **args: Any) -> Any:
         """Send one operation and wait for its result; raises the worker's MediaError."""
         if not self.alive:
             raise WorkerDied(f"media worker {self.index} is not running")
@@ -79,11 +92,11 @@ class WorkerProcess:
         self._pending[request_id] = future
         try:
             self._conn.send(protocol.request(request_id, op, args))
-            return await asyncio.wait_for(future, self._settings.request_timeout_s)
+            return await asyncio.wait_for(future, timeout_s or self._settings.request_timeout_s)
+        except asyncio.TimeoutError:  # before OSError: TimeoutError is one of its subclasses
+            raise WorkerTimeout(f"media worker {self.index} did not answer {op}") from None
         except (OSError, EOFError):
             raise WorkerDied(f"media worker {self.index} is gone") from None
-        except asyncio.TimeoutError:
-            raise WorkerTimeout(f"media worker {self.index} did not answer {op}") from None
         finally:
             self._pending.pop(request_id, None)
 

@@ -28,3 +28,22 @@ def test_idle_page_answers_pings_and_keeps_its_seat(site_factory) -> None:  # no
     expect(grace.participant("Ada")).to_be_visible()
     expect(ada.page.locator("#connection-status")).to_have_attribute("data-state", "online")
     ada.assert_clean()
+
+
+def test_a_refused_connection_is_explained(site_factory) -> None:  # noqa: ANN001
+    site = site_factory(limits={"connections_per_ip": 1})
+    ada = site.person("Ada")
+    ada.join("quiet-library")
+    # A second tab of the same person exceeds the connection limit.
+    second = ada.new_page()
+    second.goto("/")
+    expect(second.locator(".lobby-summary")).to_contain_text("tabs", timeout=10000)
+    second.locator('.room-card[data-room-id="deep-focus"] .room-join').click()
+    second.fill("#display-name", "Ada")
+    second.locator(".join-form button[type=submit]").click()
+    expect(second.locator(".join-status")).to_contain_text("tabs")
+    expect(second.locator(".join-form button[type=submit]")).to_be_enabled()
+    # The first tab is unaffected.
+    expect(ada.page.locator("#connection-status")).to_have_attribute("data-state", "online")
+    expect(ada.page.locator("section.room")).to_be_visible()
+    ada.assert_clean()

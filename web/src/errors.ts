@@ -22,6 +22,7 @@ const MESSAGES: Record<string, string> = {
   NOT_IN_ROOM: "You're no longer in this room. Join it again from the lobby.",
   SERVER_SHUTTING_DOWN: "The server is restarting. You'll be reconnected automatically.",
   INTERNAL_ERROR: "Something went wrong on the server. Please try again.",
+  CONNECTION_REFUSED: "The server refused the connection — perhaps too many tabs of this site are open. Close the others and try again.",
   NETWORK: "Can't reach the server. Check your connection and try again.",
   TIMEOUT: "The server took too long to answer. Try again.",
 };

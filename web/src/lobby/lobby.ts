@@ -2,10 +2,10 @@
 
 import { listRooms } from "../api";
 import { namespace, refusalOf } from "../connection";
-import { describeError } from "../errors";
+import { describeError, toApiError } from "../errors";
 import { h, clear } from "../dom";
 import { occupancyLabel } from "../format";
-import type { Room } from "../types";
+import type { ApiError, Room } from "../types";
 
 type JoinHandler = (room: Room) => void;
 
@@ -25,22 +25,31 @@ export class RoomDirectory {
   loadError = "";
   private wanted = false;
   private retryTimer = 0;
+  private rejection: ApiError | null = null;
 
   constructor() {
     this.socket.on("rooms", (payload: { rooms: Room[] } | Room[]) => {
-      this.replace(Array.isArray(payload) ? payload : payload.rooms);
+      this.replace(Array.isArray(payload) ? payload : payload.rooms, true);
     });
     this.socket.on("room-occupancy-update", (u: OccupancyUpdate) => this.update(u));
+    // A refused connection is told why (`connection-rejected`), then disconnected by the server.
+    this.socket.on("connection-rejected", (p: unknown) => {
+      this.rejection = toApiError(p, "CONNECTION_REFUSED");
+    });
     this.socket.on("connect_error", (err: Error & { data?: unknown }) => {
-      const refusal = refusalOf(err);
-      if (!refusal || this.socket.active) return; // transport trouble: the client retries by itself
-      // Refused (e.g. too many connections): explain, and try again after the server's wait.
-      this.loadError = `${describeError({ code: refusal.code, message: refusal.message })} Live updates paused; retrying…`;
-      this.notify();
-      window.clearTimeout(this.retryTimer);
-      this.retryTimer = window.setTimeout(() => {
-        if (this.wanted && !this.socket.active) this.socket.connect();
-      }, Math.max(2, refusal.retryAfter ?? 5) * 1000);
+      if (this.socket.active) return; // transport trouble: the client library retries by itself
+      this.refused(refusalOf(err) ?? { code: "CONNECTION_REFUSED", message: err.message });
+    });
+    this.socket.on("disconnect", (reason: string) => {
+      const rejection = this.rejection;
+      this.rejection = null;
+      if (!this.wanted) return;
+      if (rejection) {
+        this.socket.disconnect(); // refused: retry on our schedule, not the library's
+        this.refused(rejection);
+      } else if (reason === "io server disconnect") {
+        this.retryLater(2);
+      }
     });
     this.socket.on("connect", () => {
       if (this.loadError) {
@@ -66,6 +75,20 @@ export class RoomDirectory {
       });
   }
 
+  /** Explains why live updates stopped and tries again after the server's wait. */
+  private refused(error: ApiError): void {
+    this.loadError = `${describeError(error)} Live updates are paused; retrying…`;
+    this.notify();
+    this.retryLater(error.retryAfter ?? 10);
+  }
+
+  private retryLater(seconds: number): void {
+    window.clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => {
+      if (this.wanted && !this.socket.active) this.socket.connect();
+    }, Math.max(2, seconds) * 1000);
+  }
+
   stop(): void {
     this.wanted = false;
     window.clearTimeout(this.retryTimer);
@@ -85,10 +108,10 @@ export class RoomDirectory {
     return () => this.listeners.delete(fn);
   }
 
-  private replace(rooms: Room[]): void {
+  private replace(rooms: Room[], live = false): void {
     this.rooms = new Map(rooms.map((r) => [r.id, { ...r }]));
     this.loaded = true;
-    this.loadError = "";
+    if (live) this.loadError = ""; // only a live snapshot proves the socket works again
     this.notify();
   }
 

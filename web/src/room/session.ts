@@ -3,7 +3,7 @@
 
 import type { Socket } from "socket.io-client";
 import { namespace, refusalOf, reportProblem } from "../connection";
-import { toApiError } from "../errors";
+import { describeError, toApiError } from "../errors";
 import type { ApiError, ChatMessage, JoinSuccess, User } from "../types";
 import { isError } from "../types";
 
@@ -44,6 +44,7 @@ export class RoomSession {
   private retryTimer: number | undefined;
   /** Acknowledged requests in flight: their failures arrive in the ack, so the twin `error` event is ignored. */
   private inFlight = 0;
+  private rejection: ApiError | null = null;
 
   constructor(readonly roomId: string, public user: User) {
     this.socket = namespace(`/public-room/${encodeURIComponent(roomId)}`);
@@ -84,20 +85,37 @@ export class RoomSession {
     s.on("disconnect", (reason) => {
       this.emitLocal("connection", false);
       if (this.disposed) return;
-      // The server closed this namespace (timeout, shutdown…): the client library won't retry, we do.
+      const rejection = this.rejection;
+      this.rejection = null;
+      if (rejection) {
+        // Refused: don't let the library hammer the server; explain, and retry after its wait.
+        // (Any reason: some servers' refusal packet reaches the client as a parse error.)
+        s.disconnect();
+        if (!this.joined) {
+          this.emitLocal("failed", rejection);
+          return;
+        }
+        reportProblem(describeError(rejection));
+        this.scheduleReconnect(rejection.retryAfter ?? 5);
+        return;
+      }
+      // The server closed this namespace (timed out, shutting down): the library won't retry, we do.
       if (reason === "io server disconnect") this.scheduleReconnect(2);
     });
     s.on("connect_error", (err: Error & { data?: unknown }) => {
       if (this.disposed) return;
+      // Transport trouble is retried by the client library (s.active stays true); a refusal by
+      // the server is not, so it is explained and retried here after the server's wait.
+      if (s.active) return;
       const refusal = refusalOf(err);
-      if (refusal) {
-        const error: ApiError = { code: refusal.code, message: refusal.message, retryAfter: refusal.retryAfter };
-        if (this.joined) this.emitLocal("notice", error);
-        else this.emitLocal("failed", error);
-        // A refused namespace connection is not retried by the library.
-        if (!s.active && refusal.retryAfter && this.joined) this.scheduleReconnect(refusal.retryAfter);
-      } else if (!s.active && !this.joined) {
-        this.emitLocal("failed", { code: "NETWORK", message: err.message });
+      const error: ApiError = refusal
+        ? { code: refusal.code, message: refusal.message, retryAfter: refusal.retryAfter }
+        : { code: "CONNECTION_REFUSED", message: err.message };
+      if (this.joined) {
+        this.emitLocal("notice", error);
+        this.scheduleReconnect(error.retryAfter ?? 5);
+      } else {
+        this.emitLocal("failed", error);
       }
     });
     s.on("ping", () => s.emit("pong"));
@@ -110,10 +128,10 @@ export class RoomSession {
     s.on("participant-audio-toggle", (p) => this.emitLocal("participant-audio-toggle", p));
     s.on("active-speaker", (p) => this.emitLocal("active-speaker", p ?? { userId: null }));
     s.on("rate-limit-exceeded", (p) => this.emitLocal("rate-limit-exceeded", p ?? {}));
+    // A refused connection is first told why, then disconnected by the server.
     s.on("connection-rejected", (p) => {
-      const error = toApiError(p, "CONNECTION_REJECTED");
-      if (this.joined) this.emitLocal("notice", error);
-      else this.emitLocal("failed", error);
+      this.rejection = toApiError(p, "CONNECTION_REFUSED");
+      if (this.joined) this.emitLocal("notice", this.rejection);
     });
     s.on("error", (p) => {
       if (this.inFlight === 0) this.emitLocal("notice", toApiError(p, "ERROR"));

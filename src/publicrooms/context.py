@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from publicrooms.clock import Clock
+from publicrooms.errors import DomainError
 from publicrooms.security.abuse import AbuseMonitor
 from publicrooms.security.client_ip import ClientIpResolver, scope_headers, scope_peer
 from publicrooms.security.connections import ConnectionGuard
@@ -41,11 +42,12 @@ class AppContext:
         ip = self.resolver.resolve(scope_peer(scope), scope_headers(scope))
         return self.keyer.key(ip)
 
-    async def limit(self, rule_name: str, ip_key: str, key: str | None = None) -> Allowance:
+    async def limit(self, rule_name: str, ip_key: str, key: str | None = None, *,
+                    report: bool = False) -> Allowance | None:
         """Count a hit against a rule; a refusal is recorded as suspicious activity."""
         rule = self.rules[rule_name]
         try:
-            return await self.limiter.hit(rule, key or ip_key)
-        except Exception as error:
-            self.abuse.record(ip_key, f"{rule_name}-limit", getattr(error, "code", ""))
+            return await self.limiter.hit(rule, key or ip_key, report=report)
+        except DomainError as error:
+            self.abuse.record(ip_key, f"{rule_name}-limit", error.code)
             raise

@@ -40,7 +40,7 @@ async def rest_limit(request: Request, response: Response) -> None:
     rule = ctx.rules["rest"]
     policy = f'"{rule.name}";q={rule.amount};w={rule.window_s}'
     try:
-        allowance = await ctx.limit("rest", key, f"{key}|{endpoint}")
+        allowance = await ctx.limit("rest", key, f"{key}|{endpoint}", report=True)
     except DomainError as error:
         error.headers.update({"RateLimit-Policy": policy,
                               "RateLimit": f'"{rule.name}";r=0;t={error.retry_after}'})

@@ -54,8 +54,12 @@ class RateLimiter:
         left = until - self._clock.monotonic()
         return left if left > 0 else 0.0
 
-    async def hit(self, rule: LimitRule, key: str) -> Allowance:
-        """Count one hit; raise the rule's error (with the wait) when over or blocked."""
+    async def hit(self, rule: LimitRule, key: str, *, report: bool = False) -> Allowance | None:
+        """Count one hit; raise the rule's error (with the wait) when over or blocked.
+
+        With `report`, also read the window back for rate-limit headers (one more storage call,
+        so only HTTP asks for it).
+        """
         item = RateLimitItemPerSecond(rule.amount, rule.window_s)
         block_key = (rule.name, key)
         if block_key in self._blocks:
@@ -68,6 +72,8 @@ class RateLimiter:
             # Nothing counts during the block, and the key starts afresh when it ends.
             await self._limiter.clear(item, rule.name, key)
             raise rule.error(retry_after_s=rule.block_s, details={"limit": rule.name})
+        if not report:
+            return None
         stats = await self._limiter.get_window_stats(item, rule.name, key)
         # The window itself lives on the limits library's system-time clock.
         return Allowance(rule, stats.remaining, max(0.0, stats.reset_time - SYSTEM_CLOCK.time()))

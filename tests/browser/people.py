@@ -155,11 +155,16 @@ class Person:
 
     def assert_clean(self) -> None:
         """No uncaught errors, no dialogs, no CSP violations, no injected script ran."""
-        state = self.page.evaluate("() => ({xss: window.__xss, csp: window.__cspViolations})")
+        state = self.page.evaluate("""() => ({
+            xss: window.__xss, csp: window.__cspViolations,
+            styled: document.querySelectorAll('[style]').length,
+            inline: [...document.scripts].filter((s) => !s.src).length,
+        })""")
         assert not self.errors, f"{self.name}: browser errors {self.errors}"
         assert not self.dialogs, f"{self.name}: unexpected dialogs {self.dialogs}"
         assert state["xss"] == 0, f"{self.name}: injected script ran"
         assert not state["csp"], f"{self.name}: CSP violations {state['csp']}"
+        assert state["styled"] == 0 and state["inline"] == 0, f"{self.name}: inline style/script {state}"
 
     def close(self) -> None:
         self.context.close()

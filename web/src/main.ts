@@ -59,8 +59,9 @@ function route(): void {
     return;
   }
   if (roomView) {
-    if (roomView.roomId === roomId) return;
-    void roomView.leave(); // switching rooms through the address bar
+    // Switching rooms through the address bar: leaving re-runs this route.
+    if (roomView.roomId !== roomId) void roomView.leave();
+    return;
   }
   showLobby();
   const open = () => {
@@ -96,7 +97,11 @@ function enterRoom(session: RoomSession, state: JoinSuccess): void {
       roomView = null;
       activeRoom.clear();
       if (reason) showBanner(`You left the room: ${describeError(reason)}`);
-      navigate("#/");
+      showLobby();
+      // Leaving through the address bar to another room goes on to that room's dialog.
+      const next = roomIdFromHash();
+      if (next && next !== session.roomId) route();
+      else navigate("#/");
     },
   });
   main.replaceChildren(roomView.el);

@@ -251,9 +251,11 @@ export class RoomView {
     if (this.left) return;
     this.left = true;
     this.teardown();
+    // The lobby reconnects first, so the shared transport stays open across the switch
+    // (closing and reopening it would briefly count as two connections).
+    this.options.onLeave(reason);
     if (!reason) await this.session.leave();
     else this.session.dispose();
-    this.options.onLeave(reason);
   }
 
   /** The page is going away: release devices and disconnect cleanly (no ack to wait for). */

@@ -7,9 +7,11 @@ The signalling process talks to it through `protocol` messages on a pipe; see
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import os
 import signal
+import threading
 from multiprocessing.connection import Connection
 from typing import Any, Callable
 
@@ -149,6 +151,7 @@ class Worker:
 def run(conn: Connection, settings_json: str, index: int) -> None:
     """Entry point of a worker process (spawned; never forked from the signalling process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    faulthandler.enable()  # a crash in C (libsrtp, libvpx, OpenSSL) leaves a traceback in the log
     logging.basicConfig(level=logging.WARNING, format=f"media-worker[{index}] %(levelname)s %(name)s: %(message)s")
     settings = MediaSettings.model_validate_json(settings_json)
     run_loop = _loop_runner(settings.event_loop)
@@ -220,23 +223,35 @@ async def _serve(conn: Connection, settings: MediaSettings) -> None:
         else:
             send(protocol.reply(request_id, result))
 
-    def readable() -> None:
-        try:
-            while conn.poll():
-                message = conn.recv()
-                task = asyncio.ensure_future(serve_request(message))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        except (EOFError, OSError):
-            # the signalling process is gone: nothing left to serve
-            if not done.done():
-                done.set_result(None)
+    def received(message: dict[str, Any]) -> None:
+        task = asyncio.ensure_future(serve_request(message))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
-    loop.add_reader(conn.fileno(), readable)
+    def parent_gone() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    # a thread reads the pipe: with uvloop, add_reader would make the descriptor non-blocking
+    # and a large message could not be received in one piece (see workerprocess.py)
+    reader = threading.Thread(target=_read_messages, args=(conn, loop, received, parent_gone), daemon=True)
+    reader.start()
     send(protocol.ready(os.getpid()))
     try:
         await done
     finally:
-        loop.remove_reader(conn.fileno())
         await worker.close()
         conn.close()
+
+
+def _read_messages(conn: Connection, loop: asyncio.AbstractEventLoop, received: Callable[..., None],
+                   gone: Callable[[], None]) -> None:
+    try:
+        while True:
+            loop.call_soon_threadsafe(received, conn.recv())
+    except (EOFError, OSError):
+        pass
+    try:
+        loop.call_soon_threadsafe(gone)
+    except RuntimeError:
+        pass  # the loop already ended

@@ -2,6 +2,10 @@
 
 Workers are started with the "spawn" (or "forkserver") context: the signalling process runs an
 event loop and server threads, which a fork would copy in an inconsistent state.
+
+The pipe is read by a small thread, not with `loop.add_reader`: uvloop (libuv) switches a
+watched descriptor to non-blocking mode, and `Connection.recv()` then fails half-way through
+any message larger than the pipe buffer (a subscribe SDP for a full room is).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import itertools
 import logging
 import multiprocessing
+import threading
 from typing import Any, Awaitable, Callable
 
 from . import protocol, worker
@@ -34,6 +39,7 @@ class WorkerProcess:
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ready: asyncio.Future[int] | None = None
         self._conn: Any = None
+        self._reader: threading.Thread | None = None
         self.process: Any = None
         self.alive = False
         self._stopping = False
@@ -60,7 +66,11 @@ class WorkerProcess:
         await loop.run_in_executor(None, self.process.start)
         child.close()
         self.alive = True
-        loop.add_reader(self._conn.fileno(), self._readable)
+        self._reader = threading.Thread(
+            target=_read_messages, args=(self._conn, loop, self._dispatch, self._lost),
+            name=f"media-worker-{self.index}-pipe", daemon=True,
+        )
+        self._reader.start()
         try:
             await asyncio.wait_for(asyncio.shield(self._ready), self._settings.worker_start_timeout_s)
         except asyncio.TimeoutError:
@@ -100,13 +110,6 @@ class WorkerProcess:
         finally:
             self._pending.pop(request_id, None)
 
-    def _readable(self) -> None:
-        try:
-            while self._conn.poll():
-                self._dispatch(self._conn.recv())
-        except (EOFError, OSError):
-            self._lost()
-
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "id" in message:
             future = self._pending.get(message["id"])
@@ -132,17 +135,19 @@ class WorkerProcess:
         if not self.alive:
             return
         self.alive = False
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self._conn.fileno())
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(WorkerDied(f"media worker {self.index} died"))
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(WorkerDied(f"media worker {self.index} died while starting"))
-        self.process.join(timeout=0)  # reap: the pipe closes only when the process is gone or dying
         if not self._stopping:
-            logger.error("media worker %d (pid %s) died, exit code %s", self.index, self.pid, self.process.exitcode)
+            asyncio.ensure_future(self._report_exit())
             self._on_exit(self)
+
+    async def _report_exit(self) -> None:
+        """Reap the process and log how it ended (a negative code is the signal that killed it)."""
+        await _join(asyncio.get_running_loop(), self.process, 5.0)
+        logger.error("media worker %d (pid %s) died, exit code %s", self.index, self.pid, self.process.exitcode)
 
     async def stop(self) -> None:
         """Ask the worker to close its rooms and exit; kill it if it does not."""
@@ -163,15 +168,33 @@ class WorkerProcess:
         if self.process.is_alive():
             self.process.kill()
             await _join(loop, self.process, 5.0)
-        if self.alive:
-            self.alive = False
-            loop.remove_reader(self._conn.fileno())
+        self.alive = False
+        if self._reader is not None:  # the process is gone, so the pipe reports end of file
+            await loop.run_in_executor(None, self._reader.join, 5.0)
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(WorkerDied(f"media worker {self.index} stopped"))
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _read_messages(
+    conn: Any, loop: asyncio.AbstractEventLoop, dispatch: Callable[[Any], None], lost: Callable[[], None]
+) -> None:
+    """Pipe reader thread: hands each message to the event loop; reports end of file once."""
+    try:
+        while True:
+            message = conn.recv()
+            loop.call_soon_threadsafe(dispatch, message)
+    except (EOFError, OSError):
+        pass
+    except Exception:
+        logger.exception("media worker pipe reader failed")
+    try:
+        loop.call_soon_threadsafe(lost)
+    except RuntimeError:
+        pass  # the loop is closed: nobody is waiting any more
 
 
 def _join(loop: asyncio.AbstractEventLoop, process: Any, timeout: float) -> Awaitable[None]:

@@ -13,7 +13,13 @@ import { VideoGrid } from "./videoGrid";
 
 export interface RoomViewOptions {
   session: RoomSession;
-  createMedia: (session: RoomSession, grid: VideoGrid, onRemoteChange: () => void, initial?: unknown) => MediaLink;
+  createMedia: (
+    session: RoomSession,
+    grid: VideoGrid,
+    onRemoteChange: () => void,
+    initial?: unknown,
+    onProblem?: (text: string) => void,
+  ) => MediaLink;
   onLeave: (reason?: ApiError) => void;
   onOccupancy: (roomId: string, currentOccupancy: number) => void;
 }
@@ -45,7 +51,7 @@ export class RoomView {
     this.session = options.session;
     this.room = state.room;
     this.chat = new ChatPanel((content) => this.session.sendMessage(content));
-    this.media = options.createMedia(this.session, this.grid, () => this.render(), state);
+    this.media = options.createMedia(this.session, this.grid, () => this.render(), state, (text) => this.showNotice(text));
 
     this.title = h("h1", { class: "room-title", id: "room-title" });
     this.occupancy = h("span", { class: "room-occupancy-pill", "aria-hidden": "true" });

@@ -57,6 +57,7 @@ export class SfuLink implements MediaLink {
     private grid: VideoGrid,
     private onRemoteChange: () => void,
     initial?: unknown,
+    private onProblem: (text: string) => void = () => undefined,
   ) {
     this.setConfig(initial as MediaConfig | undefined);
     const s = session.socket;
@@ -168,6 +169,7 @@ export class SfuLink implements MediaLink {
 
   private retryPublish(generation: number): void {
     if (this.stopped || generation !== this.generation) return;
+    if (this.publishRetries === 1) this.onProblem("Your camera and microphone aren't reaching the room yet — retrying…");
     this.later(() => void this.publish_(generation), this.publishRetries++);
   }
 
@@ -207,6 +209,7 @@ export class SfuLink implements MediaLink {
 
   private retrySubscribe(generation: number): void {
     if (this.stopped || generation !== this.generation) return;
+    if (this.subscribeRetries === 1) this.onProblem("Other people's cameras can't be received right now — retrying…");
     this.later(() => void this.subscribe(generation), this.subscribeRetries++);
   }
 
@@ -275,7 +278,13 @@ export class SfuLink implements MediaLink {
   }
 }
 
-export function createMediaLink(session: RoomSession, grid: VideoGrid, onRemoteChange: () => void, initial?: unknown): MediaLink {
+export function createMediaLink(
+  session: RoomSession,
+  grid: VideoGrid,
+  onRemoteChange: () => void,
+  initial?: unknown,
+  onProblem?: (text: string) => void,
+): MediaLink {
   if (typeof RTCPeerConnection === "undefined") return new NoMedia();
-  return new SfuLink(session, grid, onRemoteChange, initial);
+  return new SfuLink(session, grid, onRemoteChange, initial, onProblem);
 }

@@ -511,24 +511,25 @@ README_FOOTER = """
 Where the time goes (cProfile of the worker with `PROFILE=1`, and `hot_path()`):
 
 * Per forwarded packet on the warm path: ~1 µs of Python (`DownTrack.write`: history slot,
-  counters, call), 2–4 µs libsrtp AES-GCM protect called directly (pylibsrtp's wrapper added
-  ~2.5 µs of allocations and checks), and the `sendto` syscall, 7–10 µs on this VM's loopback
-  (the kernel delivers to the receiving socket synchronously). Per *received* packet, once
-  for all subscribers: SRTP unprotect straight from the UDP socket (aioice's queue and the
-  DTLS reader task are bypassed), and one header rewrite (`UpTrack.on_rtp`, ~2 µs).
+  counters, call), 2–3 µs libsrtp AES-GCM protect called directly (pylibsrtp's wrapper cost
+  another ~2.5 µs of allocations and checks), and the `sendto` syscall, ~6 µs on this VM's
+  loopback (the kernel delivers into the receiving socket synchronously). Per *received*
+  packet, once for all subscribers: SRTP unprotect straight from the UDP socket (aioice's
+  queue and the DTLS reader task are bypassed) and one header rewrite (`UpTrack.on_rtp`).
+  Workers run on uvloop: its `sendto` and per-datagram wake-up are cheaper than asyncio's.
 * End to end the worker pays far more per packet at low fan-out: with one publisher and no
-  subscriber it spends ~3.5 % of a core on 165 packets/s (~200 µs per received packet),
-  almost all of it event-loop wake-up cost per datagram on this shared, virtualised machine
-  (epoll, cold caches, steal time), not Python work. It amortises with fan-out, which is why
-  the full room reaches ~25–35 µs per forwarded packet. Load average was 6–8 on 2 cores
-  (browser tests of other engineers) while these figures were taken; probe fps/latency drops
-  and the full-room probe figures reflect the benchmark *client* process being starved
-  (it sends 10 streams and receives ~15 000 packets/s in Python), not the server.
-* Target ≤ 15 µs per forwarded packet: met by the forwarding path itself from ~6 subscribers
-  on (3–8 µs without the syscall, 12–20 µs with it); not met end to end on this machine. Next steps, in order of
-  payoff: one UDP socket per worker shared by all connections (ICE-lite port muxing, as
-  mediasoup's WebRtcServer) so a packet's fan-out becomes one `sendmmsg`; `recvmmsg`
-  batching on the publisher side; the fan-out loop in a small C extension.
+  subscriber it spends 2–3.5 % of a core on 165 packets/s, i.e. ~150–200 µs per received
+  packet, which the profile attributes to the event loop waking up per datagram (epoll,
+  cold caches, steal time on this shared VM), not to Python work. It amortises with fan-out,
+  which is why the full room reaches ~20–28 µs per forwarded packet. Load average was 5–8 on
+  2 cores (other engineers' browser tests) while these figures were taken; latency outliers
+  and the full-room latency reflect the benchmark *client* process being starved (it sends
+  10 streams and receives ~16 000 packets/s in Python), not the server.
+* Target ≤ 15 µs per forwarded packet: met by the forwarding path itself (9–10 µs with the
+  syscall from 6 subscribers up, 3–3.5 µs without it); not met end to end on this machine at
+  small fan-out. Next steps, by payoff: one UDP socket per worker shared by all connections
+  (ICE-lite port muxing, as mediasoup's WebRtcServer) so each packet's fan-out becomes one
+  `sendmmsg`; `recvmmsg` batching on the publisher side; the fan-out loop in a C extension.
 """
 
 

@@ -61,7 +61,6 @@ class ExtensionRewriter:
             table[up_id] = down_id if down_id is not None else 0
         # ids the publisher did not negotiate but sends anyway are dropped too
         self._table = bytes(table)
-        self._identity = all(up == down for up, down in id_map.items())
         self._audio_level_id = audio_level_id or 0
 
     def rewrite(self, packet: bytearray) -> int:

@@ -106,8 +106,7 @@ class PublicRooms:
         self.gateway = Gateway(self.sio, self.ctx, self.registry)
         register_lobby(self.sio, self.gateway)
         register_rooms(self.sio, self.gateway)
-        if self.media is not None:
-            register_media(self.sio, self.gateway, self.media)
+        register_media(self.sio, self.gateway, self.media)
         self.scheduler = self._build_scheduler()
         self.api = self._build_api()
         self.asgi = SecurityHeaders(

@@ -163,3 +163,13 @@ async def test_chat_history_keeps_the_last_fifty_oldest_first(server_factory, cl
     _, bo_ack = await join(clients, server, "Bo")
     contents = [m["content"] for m in bo_ack["recentMessages"]]
     assert contents == [f"message {i}" for i in range(5, 55)]
+
+
+async def test_unknown_events_and_switched_off_media_are_answered(server, clients) -> None:
+    ana, _ = await join(clients, server, "Ana")
+    unknown = await ana.call("make-coffee", {"sugar": 2})
+    assert unknown["error"]["code"] == "INVALID_REQUEST"
+    media = await ana.call("media-publish", {"sdp": "v=0"})
+    assert media["error"]["code"] == "MEDIA_UNAVAILABLE"
+    lobby = await clients(server.url, "/").connect()
+    assert (await lobby.call("send-message", {"content": "hi"}))["error"]["code"] == "NOT_IN_ROOM"

@@ -35,7 +35,9 @@ def media_error(error: MediaError) -> DomainError:
     return domain
 
 
-def register_media(sio: socketio.AsyncServer, gateway: Gateway, media: MediaService) -> None:
+def register_media(sio: socketio.AsyncServer, gateway: Gateway,
+                   media: MediaService | None) -> None:
+    """Media events; with media switched off they answer MEDIA_UNAVAILABLE."""
     registry = gateway.registry
 
     async def on_media_event(room_id: str, participant_id: str | None, event: str,
@@ -46,12 +48,15 @@ def register_media(sio: socketio.AsyncServer, gateway: Gateway, media: MediaServ
             await sio.emit(event, payload, room=user_channel(participant_id),
                            namespace=room_namespace(room_id))
 
-    media.on_event = on_media_event
+    if media is not None:
+        media.on_event = on_media_event
 
     def seated(sid: str) -> tuple[str, str]:
         conn = registry.get(sid)
         if conn is None or not conn.joined or conn.user_id is None or conn.room_id is None:
             raise NotInRoom()
+        if media is None:
+            raise MediaFailed("Camera and microphone are switched off on this server.")
         return conn.room_id, conn.user_id
 
     def on(event: str):  # noqa: ANN202

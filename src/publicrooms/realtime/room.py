@@ -7,7 +7,13 @@ from typing import Any
 
 import socketio
 
-from publicrooms.errors import ChatRateLimitExceeded, InvalidUser, NotInRoom, ServerShuttingDown
+from publicrooms.errors import (
+    ChatRateLimitExceeded,
+    InvalidRequest,
+    InvalidUser,
+    NotInRoom,
+    ServerShuttingDown,
+)
 from publicrooms.realtime.broadcaster import SEATED, user_channel
 from publicrooms.realtime.connections import Connection
 from publicrooms.realtime.gateway import Gateway
@@ -143,3 +149,10 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
     async def pong(namespace: str, sid: str, data: Any = None) -> dict:
         connection(sid)
         return {"success": True}
+
+    @sio.on("*", namespace="*")
+    async def unknown(event: str, namespace: str, sid: str, *args: Any) -> dict:
+        # Still activity; and a client awaiting an ack gets an answer instead of a timeout.
+        registry.touch(sid)
+        error = InvalidRequest(f"Unknown event {event[:40]!r}.")
+        return {"error": error.payload()}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import WebSocket, expect
+
+pytestmark = pytest.mark.browser
 
 
 def test_idle_page_answers_pings_and_keeps_its_seat(site_factory) -> None:  # noqa: ANN001

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from publicrooms.settings import RoomConfig
+
+pytestmark = pytest.mark.browser
 
 
 def test_lobby_lists_rooms_and_follows_occupancy_live(site) -> None:  # noqa: ANN001

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
 
 # Predicates are synchronous (wait_for_function does not await promises); state kept between
 # polls on window proves progress: currentTime must advance from one poll to the next.

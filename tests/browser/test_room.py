@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
 
 
 def test_chat_both_ways_with_history_for_a_latecomer(site) -> None:  # noqa: ANN001

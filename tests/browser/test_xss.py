@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
 
 # Each keeps some text once tags are stripped, so the server accepts it as a name.
 NAMES = [

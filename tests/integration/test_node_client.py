@@ -37,3 +37,15 @@ async def test_npm_socket_io_client_full_flow(server, transports) -> None:
     # With both transports allowed the client upgrades from polling to websocket.
     expected = {"websocket": "websocket", "polling": "polling", "default": "websocket"}
     assert result["transportUsed"] == expected[transports]
+
+
+async def test_npm_client_takes_a_refusal_as_final(server) -> None:
+    process = await asyncio.create_subprocess_exec(
+        "node", str(NODE_DIR / "refusal.mjs"), server.url, new_ip(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert result["firstConnected"] and result["secondConnected"], (result, stderr.decode())
+    assert [r["code"] for r in result["rejected"]] == ["TOO_MANY_CONNECTIONS"], result
+    assert result["disconnects"] == ["io server disconnect"], result
+    assert result["reconnectAttempts"] == 0 and result["connects"] == 1, result

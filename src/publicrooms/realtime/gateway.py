@@ -48,8 +48,12 @@ class Gateway:
                 raise
         except DomainError as error:
             log.info("connection rejected", code=error.code, namespace=namespace)
+            # The socket is already connected (always_connect): say why, then disconnect it
+            # server-side. socket.io-client takes a plain server disconnect as final, whereas
+            # a refusal packet carrying data makes it reconnect in a loop.
             await self.sio.emit("connection-rejected", error.payload(), to=sid,
                                 namespace=namespace)
+            await self.sio.disconnect(sid, namespace=namespace)
             return False
         self.registry.add(Connection(sid=sid, namespace=namespace, ip_key=ip_key,
                                      eio_sid=eio_sid, room_id=room_id))

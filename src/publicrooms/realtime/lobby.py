@@ -12,13 +12,14 @@ def register_lobby(sio: socketio.AsyncServer, gateway: Gateway) -> None:
     rooms = gateway.ctx.rooms
 
     @sio.on("connect", namespace=LOBBY)
-    async def connect(sid: str, environ: dict, auth: object = None) -> bool:
+    async def connect(sid: str, environ: dict, auth: object = None) -> None:
+        # A refused socket has already been told and disconnected by the gateway; returning
+        # False here would make python-socketio send a second, data-carrying refusal.
         if not await gateway.connect(LOBBY, sid, environ):
-            return False
+            return
         snapshot = await rooms.list_rooms()
         await sio.emit("rooms", {"rooms": [room.wire() for room in snapshot]}, to=sid,
                        namespace=LOBBY)
-        return True
 
     @sio.on("disconnect", namespace=LOBBY)
     async def disconnect(sid: str, reason: object = None) -> None:

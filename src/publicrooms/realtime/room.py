@@ -64,8 +64,8 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
         return await ctx.users.create_user(ip_key=conn.ip_key, display_name=payload.user_name)
 
     @sio.on("connect", namespace="*")
-    async def connect(namespace: str, sid: str, environ: dict, auth: object = None) -> bool:
-        return await gateway.connect(namespace, sid, environ)
+    async def connect(namespace: str, sid: str, environ: dict, auth: object = None) -> None:
+        await gateway.connect(namespace, sid, environ)  # a refusal is handled there
 
     @sio.on("disconnect", namespace="*")
     async def disconnect(namespace: str, sid: str, reason: object = None) -> None:

@@ -50,3 +50,29 @@ def test_a_refused_connection_is_explained(site_factory) -> None:  # noqa: ANN00
     expect(ada.page.locator("#connection-status")).to_have_attribute("data-state", "online")
     expect(ada.page.locator("section.room")).to_be_visible()
     ada.assert_clean()
+
+
+def test_idle_lobby_answers_pings_and_stays_live(site_factory) -> None:  # noqa: ANN001
+    site = site_factory(cleanup={"ping_interval_s": 1.0, "ping_idle_s": 1.0, "ping_max_missed": 3})
+    ada = site.person("Ada")
+    frames = {"ping": 0, "pong": 0}
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framereceived", lambda f: frames.__setitem__("ping", frames["ping"] + ('"ping"' in str(f))))
+        ws.on("framesent", lambda f: frames.__setitem__("pong", frames["pong"] + ('"pong"' in str(f))))
+
+    ada.page.on("websocket", watch)
+    ada.open_lobby()
+    for _ in range(200):
+        if frames["ping"] >= 5:
+            break
+        ada.page.wait_for_timeout(100)
+    assert frames["ping"] >= 5, f"the server sent {frames['ping']} pings"
+    assert frames["pong"] >= frames["ping"] - 1, frames
+    # Still subscribed: someone joining elsewhere moves the lobby's count.
+    grace = site.person("Grace")
+    grace.join("deep-focus")
+    card = ada.page.locator(".room-card", has_text="Deep Focus")
+    expect(card).to_contain_text("1 / 10")
+    expect(ada.page.locator("#connection-status")).to_have_attribute("data-state", "online")
+    ada.assert_clean()

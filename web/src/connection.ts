@@ -55,7 +55,11 @@ window.addEventListener("online", () => setStatus({ detail: "" }));
 
 /** The socket for a namespace on the shared connection. */
 export function namespace(nsp: string): Socket {
-  return manager.socket(nsp);
+  const socket = manager.socket(nsp);
+  // The server pings idle sockets on every namespace (the lobby too) and ends those that do
+  // not answer three times; answering here keeps a page left open alive.
+  if (!socket.hasListeners("ping")) socket.on("ping", () => socket.emit("pong"));
+  return socket;
 }
 
 /** Refusal data sent with connect_error by the server ({code, message, retryAfter?}). */

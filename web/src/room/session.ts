@@ -118,7 +118,7 @@ export class RoomSession {
         this.emitLocal("failed", error);
       }
     });
-    s.on("ping", () => s.emit("pong"));
+    s.on("ping", () => s.emit("pong")); // listeners were reset above: answer pings again
     s.on("queue-position-changed", (p: { position: number }) => this.emitLocal("queued", p.position));
     s.on("queue-admitted", () => void this.join());
     s.on("user-joined", (p) => this.emitLocal("user-joined", p));

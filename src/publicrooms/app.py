@@ -79,8 +79,8 @@ class PublicRooms:
         room_service = RoomService(
             sql=sql, presence=presence, broadcaster=self.broadcaster, clock=clock, rooms=rooms,
             system_capacity=settings.system_capacity, history_length=settings.history_length,
-            message_max=settings.message_max, media=self.media)
-        room_service.set_hold_defaults(admission_hold_s=cleanup.rest_seat_hold_s)
+            message_max=settings.message_max, media=self.media,
+            admission_hold_s=cleanup.rest_seat_hold_s)
         self.ctx = AppContext(
             settings=settings,
             clock=clock,

@@ -7,7 +7,6 @@ NACKs, SRTP-protects it with the subscriber's session and hands it to the UDP so
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 

@@ -19,21 +19,3 @@ class Broadcaster(Protocol):
 
     async def detach(self, room_id: str, user_id: str) -> None:
         """Stop room broadcasts to this user's sockets (their seat is gone)."""
-
-
-class NullBroadcaster:
-    """Sends nothing (unit tests, tools)."""
-
-    async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      skip_sid: str | None = None) -> None:
-        return None
-
-    async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
-        return None
-
-    async def to_user(self, room_id: str, user_id: str, event: str,
-                      data: dict[str, Any]) -> None:
-        return None
-
-    async def detach(self, room_id: str, user_id: str) -> None:
-        return None

@@ -50,7 +50,8 @@ class RoomService:
     def __init__(self, *, sql: SqlStore, presence: PresenceStore, broadcaster: Broadcaster,
                  clock: Clock, rooms: list[RoomRecord], system_capacity: int,
                  history_length: int, message_max: int,
-                 queue: AdmissionQueue | None = None, media: MediaPort | None = None) -> None:
+                 queue: AdmissionQueue | None = None, media: MediaPort | None = None,
+                 admission_hold_s: float = 30.0) -> None:
         self._sql = sql
         self._presence = presence
         self._broadcaster = broadcaster
@@ -63,6 +64,7 @@ class RoomService:
         self._user_locks = KeyedLocks()
         self.queue = queue or AdmissionQueue()
         self.media: MediaPort = media or NoMedia()
+        self._admission_hold_s = admission_hold_s
         self._admission_lock = asyncio.Lock()
         # user id → monotonic deadline: seats nobody's socket holds are released at the deadline.
         self._holds: dict[str, float] = {}
@@ -205,11 +207,6 @@ class RoomService:
                 "isVideoEnabled": seat.is_video_enabled, "isAudioEnabled": seat.is_audio_enabled}
 
     # seat holds ----------------------------------------------------------------------------
-
-    _admission_hold_s = 30.0
-
-    def set_hold_defaults(self, *, admission_hold_s: float) -> None:
-        self._admission_hold_s = admission_hold_s
 
     def hold(self, user_id: str, seconds: float) -> None:
         """Keep the user's seat for `seconds` without a socket; then it is released."""

@@ -81,8 +81,8 @@ class UpTrack:
         self.packets_in = 0
         self.packets_dropped = 0
         self.highest_seq = 0
-        self.level_sum = 0
-        self.level_count = 0
+        # Loudest packet since the last speaker tick (127 - dBov attenuation), -1 for none.
+        self.level_peak = -1
 
     # --- wiring ------------------------------------------------------------------------
 
@@ -249,9 +249,8 @@ class UpTrack:
         packet = bytearray(data)
         if flags & 0x10:
             level = self._rewriter.rewrite(packet)
-            if level >= 0:
-                self.level_sum += 127 - (level & 0x7F)
-                self.level_count += 1
+            if level >= 0 and 127 - (level & 0x7F) > self.level_peak:
+                self.level_peak = 127 - (level & 0x7F)
         pack_seq_ts(packet, 2, out_seq, out_ts)
         pack_u32(packet, 8, self.out_ssrc)
         if self.down_pt >= 0:
@@ -299,13 +298,16 @@ class UpTrack:
     # --- speaker detection ---------------------------------------------------------------
 
     def take_level(self) -> float | None:
-        """Mean loudness (127 - dBov attenuation) since the last call, or None if silent/no data."""
-        if self.muted or self.level_count == 0:
-            self.level_sum = self.level_count = 0
+        """Peak loudness (127 - dBov attenuation) since the last call, or None without data.
+
+        The peak, not the mean: speech (and a test beep) comes in bursts shorter than the
+        interval, and averaging them with the pauses hid real speakers. The detector's hold
+        still stops one click from taking the highlight.
+        """
+        level, self.level_peak = self.level_peak, -1
+        if self.muted or level < 0:
             return None
-        level = self.level_sum / self.level_count
-        self.level_sum = self.level_count = 0
-        return level
+        return float(level)
 
     @property
     def media_ssrc(self) -> int | None:

@@ -6,9 +6,16 @@ import socketio
 import structlog
 
 from publicrooms.context import AppContext
-from publicrooms.errors import DomainError, RoomNotFound, ServerShuttingDown
+from publicrooms.errors import (
+    DomainError,
+    InvalidUser,
+    NotInRoom,
+    RoomNotFound,
+    ServerShuttingDown,
+)
 from publicrooms.realtime.broadcaster import LOBBY, ROOM_PREFIX, room_namespace
 from publicrooms.realtime.connections import Connection, ConnectionRegistry
+from publicrooms.realtime.handlers import event_handler
 from publicrooms.realtime.health import terminate
 
 log = structlog.get_logger("publicrooms.realtime")
@@ -78,6 +85,29 @@ class Gateway:
             await self.ctx.rooms.leave_room(user_id=user_id, room_id=room_id)
         else:
             self.ctx.rooms.hold(user_id, grace_s)
+
+    def on(self, event: str):  # noqa: ANN201
+        """Register a handler for every room namespace, with activity and error answers."""
+        def decorate(handler):  # noqa: ANN001, ANN202
+            wrapped = event_handler(self.sio, event, self.registry.touch)(handler)
+            return self.sio.on(event, namespace="*")(wrapped)
+        return decorate
+
+    def connection(self, sid: str) -> Connection:
+        """The socket's connection, which must be in a room namespace."""
+        conn = self.registry.get(sid)
+        if conn is None or conn.room_id is None:
+            raise NotInRoom("This connection is not in a room namespace.")
+        return conn
+
+    def seated(self, sid: str, claimed_user_id: str | None = None) -> Connection:
+        """The socket's connection, which must hold a seat (as the claimed user, if named)."""
+        conn = self.connection(sid)
+        if claimed_user_id is not None and claimed_user_id != conn.user_id:
+            raise InvalidUser()
+        if not conn.joined or conn.user_id is None:
+            raise NotInRoom()
+        return conn
 
     def has_socket(self, user_id: str, room_id: str) -> bool:
         return bool(self.registry.joined_sids(user_id, room_id))

@@ -7,12 +7,11 @@ from typing import Any
 import socketio
 from pydantic import Field
 
-from publicrooms.errors import DomainError, MediaFailed, NotInRoom
+from publicrooms.errors import DomainError, MediaFailed
 from publicrooms.media.errors import InvalidSdp, MediaError, StaleAnswer
 from publicrooms.media.service import MediaService
 from publicrooms.realtime.broadcaster import SEATED, room_namespace, user_channel
 from publicrooms.realtime.gateway import Gateway
-from publicrooms.realtime.handlers import event_handler
 from publicrooms.schemas.base import RequestModel, parse
 
 _SDP_CAP = 60_000
@@ -38,7 +37,6 @@ def media_error(error: MediaError) -> DomainError:
 def register_media(sio: socketio.AsyncServer, gateway: Gateway,
                    media: MediaService | None) -> None:
     """Media events; with media switched off they answer MEDIA_UNAVAILABLE."""
-    registry = gateway.registry
 
     async def on_media_event(room_id: str, participant_id: str | None, event: str,
                              payload: dict[str, Any]) -> None:
@@ -52,9 +50,7 @@ def register_media(sio: socketio.AsyncServer, gateway: Gateway,
         media.on_event = on_media_event
 
     def seated(sid: str) -> tuple[str, str]:
-        conn = registry.get(sid)
-        if conn is None or not conn.joined or conn.user_id is None or conn.room_id is None:
-            raise NotInRoom()
+        conn = gateway.seated(sid)
         if media is None:
             raise MediaFailed("Camera and microphone are switched off on this server.")
         return conn.room_id, conn.user_id
@@ -66,7 +62,7 @@ def register_media(sio: socketio.AsyncServer, gateway: Gateway,
                     return await handler(namespace, sid, *args)
                 except MediaError as error:
                     raise media_error(error) from None
-            return sio.on(event, namespace="*")(event_handler(sio, event, registry.touch)(translated))
+            return gateway.on(event)(translated)
         return decorate
 
     @on("media-publish")

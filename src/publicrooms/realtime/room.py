@@ -10,14 +10,11 @@ import socketio
 from publicrooms.errors import (
     ChatRateLimitExceeded,
     InvalidRequest,
-    InvalidUser,
-    NotInRoom,
     ServerShuttingDown,
 )
 from publicrooms.realtime.broadcaster import SEATED, user_channel
 from publicrooms.realtime.connections import Connection
 from publicrooms.realtime.gateway import Gateway
-from publicrooms.realtime.handlers import event_handler
 from publicrooms.schemas.base import parse
 from publicrooms.schemas.rooms import (
     JoinRoomPayload,
@@ -33,25 +30,7 @@ from publicrooms.store.sql import UserRecord
 def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
     ctx, registry = gateway.ctx, gateway.registry
 
-    def on(event: str):  # noqa: ANN202
-        """Register for every room namespace, with activity tracking and error answers."""
-        def decorate(handler):  # noqa: ANN001, ANN202
-            return sio.on(event, namespace="*")(event_handler(sio, event, registry.touch)(handler))
-        return decorate
-
-    def connection(sid: str) -> Connection:
-        conn = registry.get(sid)
-        if conn is None or conn.room_id is None:
-            raise NotInRoom("This connection is not in a room namespace.")
-        return conn
-
-    def seated(sid: str, claimed_user_id: str | None = None) -> Connection:
-        conn = connection(sid)
-        if claimed_user_id is not None and claimed_user_id != conn.user_id:
-            raise InvalidUser()
-        if not conn.joined or conn.user_id is None:
-            raise NotInRoom()
-        return conn
+    on, connection, seated = gateway.on, gateway.connection, gateway.seated
 
     async def user_for_join(conn: Connection, payload: JoinRoomPayload) -> UserRecord:
         if payload.user_id is None and payload.user_name is None:

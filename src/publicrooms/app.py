@@ -31,14 +31,13 @@ from publicrooms.security.connections import ConnectionGuard
 from publicrooms.security.ipkey import IpKeyer, load_secret
 from publicrooms.security.ratelimit import RateLimiter
 from publicrooms.security.rules import limit_rules
-from publicrooms.services.activity import ActivityTracker
 from publicrooms.services.cleanup import InactiveUserSweep, TableSweep
 from publicrooms.services.rooms import RoomService
 from publicrooms.services.scheduler import Scheduler
 from publicrooms.services.users import UserService
 from publicrooms.settings import Settings
+from publicrooms.state import AbusePolicy, ConnectionPolicy, build_state
 from publicrooms.store.database import create_engine, migrate
-from publicrooms.store.presence import MemoryPresenceStore
 from publicrooms.store.sql import RoomRecord, SqlStore
 from publicrooms.web import BodySizeLimit, SecurityHeaders, mount_page
 
@@ -71,43 +70,53 @@ class PublicRooms:
             engineio_logger=False,
         )
         sql = SqlStore(create_engine(settings.resolved_database_url))
-        presence = MemoryPresenceStore()
-        activity = ActivityTracker(clock)
+        self.state = state = build_state(
+            redis_url=settings.redis_url, redis_prefix=settings.redis_prefix, clock=clock,
+            connection_policy=ConnectionPolicy(
+                max_per_key=limits.connections_per_ip, base_s=limits.reconnect_base_s,
+                max_s=limits.reconnect_max_s, free_attempts=limits.reconnect_free_attempts,
+                window_s=limits.reconnect_window_s),
+            abuse_policy=AbusePolicy(threshold=limits.violations_before_block,
+                                     window_s=limits.violation_window_s, block_s=limits.ip_block_s),
+            limits_storage_uri=limits.storage_uri,
+            heartbeat_timeout_s=settings.node_heartbeat_timeout_s)
+        if state.client_manager is not None:
+            self.sio.manager = state.client_manager
+            state.client_manager.set_server(self.sio)
         rooms = [RoomRecord(r.id, r.name, r.capacity, i) for i, r in enumerate(settings.rooms)]
-        self.broadcaster = SocketBroadcaster(self.sio)
+        self.broadcaster = SocketBroadcaster(self.sio, state.sessions)
         self.media = MediaService(settings.media) if settings.media.enabled else None
         room_service = RoomService(
-            sql=sql, presence=presence, broadcaster=self.broadcaster, clock=clock, rooms=rooms,
+            sql=sql, seats=state.seats, holds=state.holds, locks=state.locks,
+            sessions=state.sessions, broadcaster=self.broadcaster, clock=clock, rooms=rooms,
             system_capacity=settings.system_capacity, history_length=settings.history_length,
             message_max=settings.message_max, media=self.media,
-            admission_hold_s=cleanup.rest_seat_hold_s)
+            admission_hold_s=cleanup.rest_seat_hold_s, rest_hold_s=cleanup.rest_seat_hold_s,
+            reconnect_grace_s=cleanup.reconnect_grace_s)
         self.ctx = AppContext(
             settings=settings,
             clock=clock,
             sql=sql,
-            presence=presence,
+            state=state,
             keyer=IpKeyer(load_secret(settings.secret, settings.data_dir)),
             resolver=ClientIpResolver(settings.trusted_proxies),
             users=UserService(sql=sql, clock=clock, display_name_max=settings.display_name_max,
-                              activity=activity),
+                              activity=state.activity),
             rooms=room_service,
-            activity=activity,
-            limiter=RateLimiter(clock=clock, storage_uri=limits.storage_uri),
-            abuse=AbuseMonitor(clock=clock, violations_before_block=limits.violations_before_block,
-                               window_s=limits.violation_window_s, block_s=limits.ip_block_s),
-            guard=ConnectionGuard(clock=clock, max_per_key=limits.connections_per_ip,
-                                  base_s=limits.reconnect_base_s, max_s=limits.reconnect_max_s,
-                                  free_attempts=limits.reconnect_free_attempts,
-                                  window_s=limits.reconnect_window_s),
+            limiter=RateLimiter(blocks=state.blocks, storage_uri=state.limits_storage_uri,
+                                key_prefix=f"{settings.redis_prefix}limits"),
+            abuse=AbuseMonitor(store=state.abuse, clock=clock, policy=state.abuse_policy),
+            guard=ConnectionGuard(store=state.connections, max_per_key=limits.connections_per_ip),
             rules=limit_rules(limits),
         )
         self._rooms = rooms
-        self.registry = ConnectionRegistry(clock, activity.touch)
+        self.registry = ConnectionRegistry(clock, state.activity.touch)
         self.gateway = Gateway(self.sio, self.ctx, self.registry)
         register_lobby(self.sio, self.gateway)
         register_rooms(self.sio, self.gateway)
         register_media(self.sio, self.gateway, self.media)
         self.scheduler = self._build_scheduler()
+        self.cluster_jobs = self._build_cluster_jobs()
         self.api = self._build_api()
         self.asgi = SecurityHeaders(
             BodySizeLimit(socketio.ASGIApp(self.sio, other_asgi_app=self.api),
@@ -117,26 +126,55 @@ class PublicRooms:
         self._drained = False
 
     def _build_scheduler(self) -> Scheduler:
-        ctx, cleanup = self.ctx, self.settings.cleanup
-        scheduler = Scheduler(self.clock)
+        ctx, cleanup, state = self.ctx, self.settings.cleanup, self.state
+        scheduler = Scheduler(self.clock, state.leases)
         inactive = InactiveUserSweep(
-            sql=ctx.sql, rooms=ctx.rooms, activity=ctx.activity, clock=self.clock,
+            sql=ctx.sql, rooms=ctx.rooms, activity=state.activity, clock=self.clock,
             inactive_after_s=cleanup.inactive_after_s,
             disconnect_user=lambda user_id: self.gateway.disconnect_user(
                 user_id, ConnectionTimeout("Disconnected after a long time without activity.")))
         health = HealthChecker(sio=self.sio, registry=self.registry, clock=self.clock,
                                idle_s=cleanup.ping_idle_s, max_missed=cleanup.ping_max_missed)
-        tables = TableSweep(tables=[ctx.limiter, ctx.abuse, ctx.guard], flush=self.flush_events)
+        tables = TableSweep(tables=[ctx.limiter, *state.sweepables()], flush=self.flush_events)
         scheduler.add("inactive-users", cleanup.inactive_sweep_interval_s, inactive.run)
-        scheduler.add("health-checks", cleanup.ping_interval_s, health.run)
+        # Pings go to this node's own sockets: every node checks the sockets it holds.
+        scheduler.add("health-checks", cleanup.ping_interval_s, health.run, cluster=False)
         scheduler.add("seat-holds", min(1.0, max(0.05, cleanup.reconnect_grace_s / 4)),
-                      lambda: ctx.rooms.release_expired_holds(self.gateway.has_socket))
+                      ctx.rooms.release_expired_holds)
         scheduler.add("tables", cleanup.table_sweep_interval_s, tables.run)
         return scheduler
 
+    def _build_cluster_jobs(self) -> Scheduler:
+        """Node liveness runs on the system clock: Redis TTLs are wall-clock seconds."""
+        settings, state = self.settings, self.state
+        scheduler = Scheduler(Clock(), state.leases)
+        scheduler.add("heartbeat", settings.node_heartbeat_interval_s, state.node.heartbeat,
+                      cluster=False)
+        scheduler.add("activity-flush", settings.node_heartbeat_interval_s,
+                      state.activity.flush, cluster=False)
+        scheduler.add("dead-nodes", settings.node_heartbeat_interval_s, self.reap_dead_nodes)
+        return scheduler
+
+    async def reap_dead_nodes(self) -> int:
+        """Release what nodes that stopped heartbeating held, as if their sockets dropped."""
+        reaped = 0
+        for node_id in await self.state.node.dead():
+            sockets = await self.state.sessions.of_node(node_id)
+            for user_id, socket in sockets:
+                await self.state.sessions.remove(user_id, socket.sid)
+            for user_id, socket in sockets:
+                if socket.room_id is not None:
+                    await self.ctx.rooms.socket_gone(user_id=user_id, room_id=socket.room_id,
+                                                     joined=socket.joined, deliberate=False)
+            await self.state.connections_of_node_gone(node_id)
+            await self.state.node.forget(node_id)
+            log.warning("node gone", node=node_id, sockets=len(sockets))
+            reaped += 1
+        return reaped
+
     async def flush_events(self) -> int:
         """Write pending suspicious-activity events to SQL."""
-        events = self.ctx.abuse.take_pending()
+        events = await self.state.abuse.take_events()
         await self.ctx.sql.add_suspicious_events(events)
         return len(events)
 
@@ -154,31 +192,32 @@ class PublicRooms:
         return api
 
     def table_sizes(self) -> dict[str, int]:
-        """Every in-memory table and its entry count (metrics, churn tests)."""
-        ctx = self.ctx
-        sizes: dict[str, int] = {}
-        for part in (ctx.presence, ctx.limiter, ctx.abuse, ctx.guard, ctx.activity, self.registry,
-                     ctx.rooms.queue):
-            sizes.update(part.table_sizes())
-        sizes["seat_holds"] = len(ctx.rooms._holds)
-        sizes["user_locks"] = len(ctx.rooms._user_locks)
+        """Every in-process table and its entry count (metrics, churn tests)."""
+        sizes = self.state.table_sizes()
+        sizes.update(self.ctx.limiter.table_sizes())
+        sizes.update(self.registry.table_sizes())
         return sizes
 
     async def startup(self) -> None:
         await migrate(self.ctx.sql.engine)
         await self.ctx.sql.sync_rooms(self._rooms, self.clock.now())
-        # Seats live in presence, which starts empty: stale seat records would lie.
-        await self.ctx.sql.clear_participants()
+        if not self.state.shared:
+            # In-process seats start empty: stale seat records would lie. Shared state is
+            # other nodes' too: start-up never deletes it.
+            await self.ctx.sql.clear_participants()
+        await self.state.start()
         if self.media is not None:
             await self.media.start()
         self.scheduler.start()
+        self.cluster_jobs.start()
         if self.settings.gc_freeze:
             # Long-lived start-up objects leave the GC's view, and gen-0 runs less often, which
             # removes the periodic pauses seen with thousands of sockets.
             gc.collect()
             gc.freeze()
             gc.set_threshold(self.settings.gc_gen0_threshold, 50, 100)
-        log.info("server started", rooms=len(self._rooms),
+        log.info("server started", rooms=len(self._rooms), node=self.state.node.node_id,
+                 state="redis" if self.state.shared else "memory",
                  database=self.ctx.sql.engine.dialect.name)
 
     async def drain(self) -> None:
@@ -190,6 +229,7 @@ class PublicRooms:
         log.info("shutdown started", connections=len(self.registry))
         await self.gateway.announce_shutdown()
         await self.scheduler.stop()
+        await self.cluster_jobs.stop()
         await asyncio.sleep(0)  # let the announcement reach the sockets' send queues
         await self.gateway.close_all()
         if self.media is not None:
@@ -198,6 +238,8 @@ class PublicRooms:
 
     async def shutdown(self) -> None:
         await self.drain()
+        await self.state.node.leave()
+        await self.state.close()
         await self.ctx.sql.close()
         log.info("server stopped")
 

@@ -47,6 +47,20 @@ def uvicorn_config(app, settings: Settings, **overrides) -> uvicorn.Config:  # n
     return uvicorn.Config(app, **options)
 
 
+def load_settings(overrides: dict) -> Settings:
+    """Settings from the environment; bad configuration stops here with one clear line."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors())
+        typer.echo(f"publicrooms: bad configuration: {problems}", err=True)
+        raise typer.Exit(2) from None
+
+
 @cli.command()
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
@@ -56,7 +70,7 @@ def serve(
     """Start the server on embedded defaults (SQLite, in-process state, in-process SFU)."""
     overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items()
                  if v is not None}
-    settings = Settings(**overrides)
+    settings = load_settings(overrides)
     configure_logging(settings.log_level, settings.log_json)
     from publicrooms.app import create_app
 

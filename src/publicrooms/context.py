@@ -12,11 +12,10 @@ from publicrooms.security.client_ip import ClientIpResolver, scope_headers, scop
 from publicrooms.security.connections import ConnectionGuard
 from publicrooms.security.ipkey import IpKeyer
 from publicrooms.security.ratelimit import Allowance, LimitRule, RateLimiter
-from publicrooms.services.activity import ActivityTracker
 from publicrooms.services.rooms import RoomService
 from publicrooms.services.users import UserService
 from publicrooms.settings import Settings
-from publicrooms.store.presence import PresenceStore
+from publicrooms.state import State
 from publicrooms.store.sql import SqlStore
 
 
@@ -25,12 +24,11 @@ class AppContext:
     settings: Settings
     clock: Clock
     sql: SqlStore
-    presence: PresenceStore
+    state: State
     keyer: IpKeyer
     resolver: ClientIpResolver
     users: UserService
     rooms: RoomService
-    activity: ActivityTracker
     limiter: RateLimiter
     abuse: AbuseMonitor
     guard: ConnectionGuard
@@ -49,5 +47,5 @@ class AppContext:
         try:
             return await self.limiter.hit(rule, key or ip_key, report=report)
         except DomainError as error:
-            self.abuse.record(ip_key, f"{rule_name}-limit", error.code)
+            await self.abuse.record(ip_key, f"{rule_name}-limit", error.code)
             raise

@@ -166,14 +166,40 @@ class ServerShuttingDown(DomainError):
     code, status, default_message = "SERVER_SHUTTING_DOWN", 503, "The server is restarting."
 
 
+class TemporarilyUnavailable(DomainError):
+    """Shared state (Redis) or the database cannot be reached; nothing was applied: retry."""
+
+    code, status, default_message = ("TEMPORARILY_UNAVAILABLE", 503,
+                                     "The service is briefly unavailable; try again shortly.")
+
+
 ERROR_TYPES: tuple[type[DomainError], ...] = tuple(
     cls for cls in DomainError.__subclasses__() if cls is not InternalError
 )
 
 
+def _outage_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean a backing service is unreachable (not that the request is bad)."""
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+            sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+            sqlalchemy.exc.DisconnectionError, ConnectionError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, _outage_types())
+
+
 def as_domain_error(exc: BaseException) -> DomainError:
-    """The user-facing form of any exception: domain errors pass, anything else is internal."""
-    return exc if isinstance(exc, DomainError) else InternalError()
+    """The user-facing form of any exception: domain errors pass, outages are retryable,
+    anything else is internal."""
+    if isinstance(exc, DomainError):
+        return exc
+    if is_outage(exc):
+        return TemporarilyUnavailable(retry_after_s=2)
+    return InternalError()
 
 
 def http_headers(error: DomainError) -> dict[str, str]:

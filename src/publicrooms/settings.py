@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from publicrooms.media.settings import MediaSettings
@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     redis_url: str | None = None
+    redis_prefix: str = Field(default="publicrooms:", pattern=r"^[A-Za-z0-9:_.-]{1,64}$")
+    node_heartbeat_interval_s: float = Field(default=2.0, gt=0)
+    node_heartbeat_timeout_s: float = Field(default=10.0, gt=0)
     secret: str | None = Field(default=None, description="IP-key HMAC secret; generated if unset")
 
     rooms: list[RoomConfig] = Field(default_factory=lambda: list(DEFAULT_ROOMS))
@@ -131,6 +134,15 @@ class Settings(BaseSettings):
         if len(ids) != len(set(ids)):
             raise ValueError("room ids must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _shared_state_needs_shared_secret(self) -> Settings:
+        if self.redis_url and not self.secret:
+            raise ValueError("PUBLICROOMS_SECRET must be set when PUBLICROOMS_REDIS_URL is: "
+                             "every node must derive the same IP keys")
+        if self.node_heartbeat_timeout_s <= self.node_heartbeat_interval_s:
+            raise ValueError("node_heartbeat_timeout_s must exceed node_heartbeat_interval_s")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -17,6 +17,10 @@ ROOM = "/public-room/deep-focus"
 CHURN_CYCLES = 1000
 
 
+async def holding(server, user_id: str) -> bool:  # noqa: ANN001
+    return await server.query(lambda app: app.state.holds.holding(user_id))
+
+
 async def seated(clients, server, name, ip=None):  # noqa: ANN001, ANN201
     client = await clients(server.url, ROOM, ip).connect()
     ack = await client.call("join-room", {"userName": name})
@@ -31,7 +35,7 @@ async def test_vanished_client_is_held_for_the_grace_then_removed(server_factory
     ana, _ = await seated(clients, server, "Ana")
     bo, bo_id = await seated(clients, server, "Bo")
     await bo.drop()  # TCP aborted: no goodbye
-    await wait_for(lambda: server.app.ctx.rooms.holding(bo_id), "seat held after the drop")
+    await wait_for(lambda: holding(server, bo_id), "seat held after the drop")
     await advance(server, clock, 9)
     await asyncio.sleep(0.2)
     assert not ana.events["user-left"], "no leave during the grace"
@@ -48,7 +52,7 @@ async def test_reconnect_within_grace_resumes_silently(server_factory, clients) 
     bo, bo_id = await seated(clients, server, "Bo", ip)
     joined_before = len(ana.events["user-joined"])
     await bo.drop()
-    await wait_for(lambda: server.app.ctx.rooms.holding(bo_id), "seat held")
+    await wait_for(lambda: holding(server, bo_id), "seat held")
     again, again_id = await seated(clients, server, "Bo", ip)
     assert again_id == bo_id
     await advance(server, clock, 15)

@@ -12,7 +12,23 @@ NS_A, NS_B = "/public-room/a", "/public-room/b"
 
 
 async def seat_count(server) -> int:  # noqa: ANN001
-    return await server.acall(server.app.ctx.presence.total)
+    return await server.query(lambda app: app.state.seats.total())
+
+
+async def queue_length(server) -> int:  # noqa: ANN001
+    return await server.query(lambda app: app.state.seats.queue_length())
+
+
+async def queue_length_is(server, n: int) -> bool:  # noqa: ANN001
+    return await queue_length(server) == n
+
+
+async def not_queued(server, user_id: str) -> bool:  # noqa: ANN001
+    return await server.query(lambda app: app.state.seats.position(user_id)) is None
+
+
+async def queue_order(server) -> list[str]:  # noqa: ANN001
+    return [entry.user_id for entry in await server.query(lambda app: app.state.seats.queue())]
 
 
 async def test_queue_positions_and_automatic_admission(server_factory, clients, http) -> None:
@@ -54,7 +70,7 @@ async def test_queue_positions_and_automatic_admission(server_factory, clients, 
     again = await rest.post("/api/public/rooms/a/join", json={"userId": user["userId"]})
     assert again.json()["error"]["details"]["position"] == 1
     await ana.close()
-    await wait_for(lambda: server.app.ctx.rooms.queue.position(user["userId"]) is None,
+    await wait_for(lambda: not_queued(server, user["userId"]),
                    "REST waiter admitted when Ana leaves")
     done = await rest.post("/api/public/rooms/a/join", json={"userId": user["userId"]})
     assert done.status_code == 200 and done.json()["room"]["currentOccupancy"] == 2
@@ -71,7 +87,7 @@ async def test_disconnecting_waiter_leaves_the_queue(server_factory, clients) ->
     await bo.close()
     await wait_for(lambda: any(e["position"] == 1 for e in cy.events["queue-position-changed"]),
                    "Cy moves up")
-    assert len(server.app.ctx.rooms.queue) == 1
+    assert await queue_length(server) == 1
 
 
 async def test_concurrent_joins_never_overcommit_and_keep_order(server_factory, clients) -> None:
@@ -84,11 +100,11 @@ async def test_concurrent_joins_never_overcommit_and_keep_order(server_factory, 
     queued = [a["error"]["details"]["position"] for a in acks if "error" in a]
     assert len(seated) == 5 and sorted(queued) == list(range(1, 8))
     assert await seat_count(server) == 5
-    order = [entry.user_id for entry in server.app.ctx.rooms.queue.entries()]
+    order = await queue_order(server)
     # Everyone seated leaves at once: exactly the first five waiters get the seats.
     leavers = [p for p, a in zip(people, acks) if a.get("success")]
     await asyncio.gather(*(p.call("leave-room", {}) for p in leavers))
-    await wait_for(lambda: len(server.app.ctx.rooms.queue) == 2, "five admitted")
+    await wait_for(lambda: queue_length_is(server, 2), "five admitted")
     assert await seat_count(server) == 5
-    remaining = [entry.user_id for entry in server.app.ctx.rooms.queue.entries()]
+    remaining = await queue_order(server)
     assert remaining == order[5:]

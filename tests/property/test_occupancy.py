@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 from publicrooms.clock import FakeClock
 from publicrooms.errors import AlreadyInRoom, RoomFull, SystemAtCapacity
 from publicrooms.services.rooms import RoomService
-from publicrooms.store.presence import MemoryPresenceStore
+from publicrooms.state.holds import MemoryHoldStore
+from publicrooms.state.locks import MemoryLockStore
+from publicrooms.state.seats import MemorySeatStore
+from publicrooms.state.sessions import MemorySessionStore
 from publicrooms.store.sql import RoomRecord
 from tests.support.fakes import FakeSqlStore, RecordingBroadcaster
 
@@ -22,9 +25,11 @@ ops = st.lists(
 
 
 async def _run(batches: list[list[tuple[str, int, str]]], system_capacity: int) -> None:
-    sql, broadcaster, presence = FakeSqlStore(), RecordingBroadcaster(), MemoryPresenceStore()
+    sql, broadcaster = FakeSqlStore(), RecordingBroadcaster()
     clock = FakeClock()
-    service = RoomService(sql=sql, presence=presence, broadcaster=broadcaster, clock=clock,
+    service = RoomService(sql=sql, seats=MemorySeatStore(), holds=MemoryHoldStore(clock),
+                          locks=MemoryLockStore(), sessions=MemorySessionStore(),
+                          broadcaster=broadcaster, clock=clock,
                           rooms=ROOMS, system_capacity=system_capacity, history_length=50,
                           message_max=1000)
     users = [await sql.upsert_user(ip_key=f"k{i}", display_name=f"U{i}", now=clock.now())
@@ -33,7 +38,7 @@ async def _run(batches: list[list[tuple[str, int, str]]], system_capacity: int) 
     async def apply(op: str, who: int, room: str) -> None:
         if op == "join":
             try:
-                await service.join_room(room_id=room, user=users[who])
+                await service.join_room(room_id=room, user=users[who], by_socket=True)
             except (RoomFull, AlreadyInRoom, SystemAtCapacity):
                 pass
         else:

@@ -68,6 +68,10 @@ class LiveServer:
         future = asyncio.run_coroutine_threadsafe(factory(), self.loop)
         return await asyncio.wait_for(asyncio.wrap_future(future), timeout_s)
 
+    async def query(self, fn: Callable[[PublicRooms], Coroutine[Any, Any, T]]) -> T:
+        """Read (or drive) server state on the server's loop: `await server.query(f)`."""
+        return await self.acall(lambda: fn(self.app))
+
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(30)

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from publicrooms.errors import DomainError, InternalError, InvalidRequest, http_headers
+from publicrooms.errors import DomainError, InvalidRequest, as_domain_error, http_headers, is_outage
 
 log = structlog.get_logger("publicrooms.api")
 
@@ -37,8 +37,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-        log.error("request failed", path=request.url.path, exc_info=exc)
-        return error_response(InternalError())
+        if is_outage(exc):
+            log.warning("backing service unavailable", path=request.url.path, error=repr(exc))
+        else:
+            log.error("request failed", path=request.url.path, exc_info=exc)
+        return error_response(as_domain_error(exc))
 
 
 def _http_code(status: int) -> str:

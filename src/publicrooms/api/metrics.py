@@ -25,13 +25,13 @@ async def metrics(request: Request) -> Response:
     ctx = app.ctx
     occupancy = GaugeMetricFamily("publicrooms_room_occupancy", "Seated participants per room",
                                   labels=["room"])
-    counts = await ctx.presence.occupancies()
+    counts = await ctx.state.seats.occupancies()
     for room in await ctx.rooms.list_rooms():
         occupancy.add_metric([room.id], counts.get(room.id, 0))
     seats = GaugeMetricFamily("publicrooms_seats", "Seated participants in the system",
-                              value=await ctx.presence.total())
+                              value=await ctx.state.seats.total())
     queue = GaugeMetricFamily("publicrooms_queue_length", "Joins waiting for a seat",
-                              value=len(ctx.rooms.queue))
+                              value=await ctx.state.seats.queue_length())
     sockets = GaugeMetricFamily("publicrooms_socket_connections", "Open Socket.IO connections",
                                 value=len(app.registry))
     tables = GaugeMetricFamily("publicrooms_table_entries", "Entries per in-memory table",

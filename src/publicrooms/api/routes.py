@@ -34,7 +34,7 @@ async def rest_limit(request: Request, response: Response) -> None:
     """Blocked keys are refused; every endpoint counts its own hits per IP key."""
     ctx = context(request)
     key = ip_key(request)
-    ctx.abuse.check(key)
+    await ctx.abuse.check(key)
     route = request.scope.get("route")
     endpoint = f"{request.method} {getattr(route, 'path', request.url.path)}"
     rule = ctx.rules["rest"]
@@ -87,10 +87,7 @@ async def join_room(room_id: str, body: JoinRequest, request: Request) -> dict:
     key = ip_key(request)
     await ctx.limit("join", key)
     user = await ctx.users.resolve_user(ip_key=key, user_id=body.user_id)
-    result = await ctx.rooms.join_room(room_id=room_id, user=user)
-    if result.seated_now:
-        # Held for the socket that normally follows; released if none arrives.
-        ctx.rooms.hold(user.id, ctx.settings.cleanup.rest_seat_hold_s)
+    result = await ctx.rooms.join_room(room_id=room_id, user=user, by_socket=False)
     return ctx.rooms.join_response(result, user).wire()
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import socketio
 
+from publicrooms.state.sessions import SessionStore
+
 ROOM_PREFIX = "/public-room/"
 LOBBY = "/"
 # Socket.IO room (inside a room namespace) holding the sockets that took a seat.
@@ -21,13 +23,20 @@ def user_channel(user_id: str) -> str:
 
 
 class SocketBroadcaster:
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    """Users to sockets (through the sessions), then python-socketio's manager fans out."""
+
+    def __init__(self, sio: socketio.AsyncServer, sessions: SessionStore) -> None:
         self._sio = sio
+        self._sessions = sessions
 
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      skip_sid: str | None = None) -> None:
-        await self._sio.emit(event, data, room=SEATED, namespace=room_namespace(room_id),
-                             skip_sid=skip_sid)
+                      except_user: str | None = None) -> None:
+        namespace = room_namespace(room_id)
+        skip = None
+        if except_user is not None:
+            skip = [s.sid for s in await self._sessions.sockets(except_user)
+                    if s.namespace == namespace] or None
+        await self._sio.emit(event, data, room=SEATED, namespace=namespace, skip_sid=skip)
 
     async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
         await self._sio.emit(event, data, namespace=LOBBY)
@@ -39,5 +48,7 @@ class SocketBroadcaster:
 
     async def detach(self, room_id: str, user_id: str) -> None:
         namespace = room_namespace(room_id)
-        for sid, _ in list(self._sio.manager.get_participants(namespace, user_channel(user_id))):
-            await self._sio.leave_room(sid, SEATED, namespace=namespace)
+        for socket in await self._sessions.sockets(user_id):
+            if socket.namespace == namespace:
+                # A socket on another node leaves through the manager's message queue.
+                await self._sio.leave_room(socket.sid, SEATED, namespace=namespace)

@@ -15,8 +15,9 @@ from publicrooms.errors import (
 )
 from publicrooms.realtime.broadcaster import LOBBY, ROOM_PREFIX, room_namespace
 from publicrooms.realtime.connections import Connection, ConnectionRegistry
-from publicrooms.realtime.handlers import event_handler
+from publicrooms.realtime.handlers import domain_error, event_handler
 from publicrooms.realtime.health import terminate
+from publicrooms.state.sessions import SocketRef
 
 log = structlog.get_logger("publicrooms.realtime")
 
@@ -46,14 +47,16 @@ class Gateway:
             room_id = None if namespace == LOBBY else self.ctx.rooms.room(room_id_of(namespace)).id
             if self.ctx.shutting_down:
                 raise ServerShuttingDown()
-            self.ctx.abuse.check(ip_key)
+            await self.ctx.abuse.check(ip_key)
             eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
             try:
-                self.ctx.guard.admit(ip_key, eio_sid)
+                await self.ctx.guard.admit(ip_key, eio_sid)
             except DomainError as error:
-                self.ctx.abuse.record(ip_key, error.code.lower().replace("_", "-"))
+                if error.code != "TEMPORARILY_UNAVAILABLE":
+                    await self.ctx.abuse.record(ip_key, error.code.lower().replace("_", "-"))
                 raise
-        except DomainError as error:
+        except Exception as exc:
+            error = domain_error(exc)
             log.info("connection rejected", code=error.code, namespace=namespace)
             # The socket is already connected (always_connect): say why, then disconnect it
             # server-side. socket.io-client takes a plain server disconnect as final, whereas
@@ -70,21 +73,35 @@ class Gateway:
         connection = self.registry.remove(sid)
         if connection is None:
             return
-        self.ctx.guard.release(connection.eio_sid)
+        await self.ctx.guard.release(connection.eio_sid)
         user_id, room_id = connection.user_id, connection.room_id
-        if user_id is None or room_id is None:
+        if user_id is None:
             return
-        if self.registry.joined_sids(user_id, room_id):
-            return  # another tab of the same user still holds the seat
-        if not [c for c in self.registry.sids_of_user(user_id) if c.room_id == room_id]:
-            await self.ctx.rooms.leave_queue(user_id=user_id)
-        if not connection.joined:
+        await self.ctx.state.sessions.remove(user_id, sid)
+        if room_id is None:
             return
-        grace_s = self.ctx.settings.cleanup.reconnect_grace_s
-        if reason in _DELIBERATE or grace_s <= 0 or self.ctx.shutting_down:
-            await self.ctx.rooms.leave_room(user_id=user_id, room_id=room_id)
-        else:
-            self.ctx.rooms.hold(user_id, grace_s)
+        await self.ctx.rooms.socket_gone(
+            user_id=user_id, room_id=room_id, joined=connection.joined,
+            deliberate=reason in _DELIBERATE or self.ctx.shutting_down)
+
+    async def bind_user(self, sid: str, user_id: str) -> None:
+        """The socket speaks for this user from now on (on every node's view)."""
+        conn = self.registry.get(sid)
+        previous = conn.user_id if conn is not None else None
+        self.registry.bind_user(sid, user_id)
+        if previous and previous != user_id:
+            await self.ctx.state.sessions.remove(previous, sid)
+        conn = self.registry.get(sid)
+        await self.ctx.state.sessions.bind(user_id, SocketRef(
+            sid=sid, namespace=conn.namespace, room_id=conn.room_id,
+            node=self.ctx.state.node.node_id, joined=conn.joined))
+
+    async def set_joined(self, sid: str, joined: bool) -> None:
+        conn = self.registry.get(sid)
+        if conn is None or conn.user_id is None:
+            return
+        conn.joined = joined
+        await self.ctx.state.sessions.set_joined(conn.user_id, sid, joined)
 
     def on(self, event: str):  # noqa: ANN201
         """Register a handler for every room namespace, with activity and error answers."""
@@ -109,15 +126,12 @@ class Gateway:
             raise NotInRoom()
         return conn
 
-    def has_socket(self, user_id: str, room_id: str) -> bool:
-        return bool(self.registry.joined_sids(user_id, room_id))
-
     async def disconnect_user(self, user_id: str, error: DomainError) -> int:
-        """Close every socket of a user (their cleanup runs as usual); returns how many."""
-        connections = self.registry.sids_of_user(user_id)
-        for connection in connections:
-            await terminate(self.sio, connection.sid, connection.namespace, error)
-        return len(connections)
+        """Close every socket of a user, on any node (cleanup runs as usual); how many."""
+        sockets = await self.ctx.state.sessions.sockets(user_id)
+        for socket in sockets:
+            await terminate(self.sio, socket.sid, socket.namespace, error)
+        return len(sockets)
 
     async def announce_shutdown(self) -> None:
         """Tell every connected client the server is going away."""

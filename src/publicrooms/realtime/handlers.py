@@ -9,7 +9,7 @@ from typing import Any
 import socketio
 import structlog
 
-from publicrooms.errors import DomainError, InternalError
+from publicrooms.errors import DomainError, as_domain_error, is_outage
 
 log = structlog.get_logger("publicrooms.realtime")
 
@@ -18,6 +18,17 @@ Handler = Callable[..., Awaitable[dict[str, Any] | None]]
 
 def error_ack(error: DomainError) -> dict[str, Any]:
     return {"error": error.payload()}
+
+
+def domain_error(exc: BaseException, **context: Any) -> DomainError:
+    """What the client is told about an exception; outages and bugs are logged."""
+    error = as_domain_error(exc)
+    if not isinstance(exc, DomainError):
+        if is_outage(exc):
+            log.warning("backing service unavailable", error=repr(exc), **context)
+        else:
+            log.error("event failed", exc_info=exc, **context)
+    return error
 
 
 def event_handler(sio: socketio.AsyncServer, event: str,
@@ -34,12 +45,8 @@ def event_handler(sio: socketio.AsyncServer, event: str,
                 on_event(sid)
             try:
                 return await handler(namespace, sid, *args)
-            except DomainError as error:
-                await sio.emit("error", error.payload(), to=sid, namespace=namespace)
-                return error_ack(error)
-            except Exception:
-                log.exception("event failed", socket_event=event, namespace=namespace)
-                error = InternalError()
+            except Exception as exc:
+                error = domain_error(exc, socket_event=event, namespace=namespace)
                 await sio.emit("error", error.payload(), to=sid, namespace=namespace)
                 return error_ack(error)
 

@@ -58,19 +58,18 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
             raise ServerShuttingDown()
         await ctx.limit("join", conn.ip_key)
         user = await user_for_join(conn, payload)
-        registry.bind_user(sid, user.id)
+        await gateway.bind_user(sid, user.id)
         # Subscribe before taking the seat so no broadcast falls between history and live;
         # the user channel also carries queue news while waiting.
         await sio.enter_room(sid, user_channel(user.id), namespace=namespace)
         await sio.enter_room(sid, SEATED, namespace=namespace)
         try:
-            result = await ctx.rooms.join_room(room_id=conn.room_id, user=user, skip_sid=sid)
+            result = await ctx.rooms.join_room(room_id=conn.room_id, user=user, by_socket=True)
         except BaseException:
             if not conn.joined:
                 await sio.leave_room(sid, SEATED, namespace=namespace)
             raise
-        conn.joined = True
-        ctx.rooms.unhold(user.id)
+        await gateway.set_joined(sid, True)
         return ctx.rooms.join_response(result, user).wire()
 
     @on("leave-room")
@@ -83,7 +82,7 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
         conn = seated(sid, payload.user_id)
         await ctx.rooms.leave_room(user_id=conn.user_id, room_id=conn.room_id)
         for other in registry.joined_sids(conn.user_id, conn.room_id):
-            registry.get(other).joined = False
+            registry.get(other).joined = False  # this node's view; the sessions know already
         return {"success": True}
 
     @on("leave-queue")
@@ -113,7 +112,7 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
         payload = parse(TogglePayload, data)
         conn = seated(sid, payload.user_id)
         await ctx.rooms.toggle_media(room_id=conn.room_id, user_id=conn.user_id, kind=kind,
-                                     enabled=payload.enabled, skip_sid=sid)
+                                     enabled=payload.enabled)
         return {"success": True, "enabled": payload.enabled}
 
     @on("toggle-video")

@@ -11,6 +11,7 @@ from limits.storage import storage_from_string
 
 from publicrooms.clock import Clock
 from publicrooms.errors import DomainError
+from publicrooms.state.blocks import BlockStore
 
 
 SYSTEM_CLOCK = Clock()
@@ -36,8 +37,11 @@ if not hasattr(MemoryStorage, "_MemoryStorage__expire_events"):  # pragma: no co
     raise ImportError("limits.aio.storage.MemoryStorage changed: see SweptMemoryStorage")
 
 
-def _storage(uri: str):  # noqa: ANN202
-    return SweptMemoryStorage() if uri.startswith("async+memory://") else storage_from_string(uri)
+def _storage(uri: str, key_prefix: str | None):  # noqa: ANN202
+    if uri.startswith("async+memory://"):
+        return SweptMemoryStorage()
+    options = {"key_prefix": key_prefix} if key_prefix else {}
+    return storage_from_string(uri, **options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +67,11 @@ class Allowance:
 class RateLimiter:
     """Counts hits per rule and key; the block (not just the window) is enforced."""
 
-    def __init__(self, *, clock: Clock, storage_uri: str = "async+memory://") -> None:
-        self._clock = clock
-        self._storage = _storage(storage_uri)
+    def __init__(self, *, blocks: BlockStore, storage_uri: str = "async+memory://",
+                 key_prefix: str | None = None) -> None:
+        self._blocks = blocks
+        self._storage = _storage(storage_uri, key_prefix)
         self._limiter = MovingWindowRateLimiter(self._storage)
-        # (rule name, key) → monotonic time the block ends. Blocks follow our clock so tests
-        # can step over them.
-        self._blocks: dict[tuple[str, str], float] = {}
-
-    def blocked_for(self, rule: LimitRule, key: str) -> float:
-        """Seconds left on this key's block (0 when not blocked)."""
-        until = self._blocks.get((rule.name, key))
-        if until is None:
-            return 0.0
-        left = until - self._clock.monotonic()
-        return left if left > 0 else 0.0
 
     async def hit(self, rule: LimitRule, key: str, *, report: bool = False) -> Allowance | None:
         """Count one hit; raise the rule's error (with the wait) when over or blocked.
@@ -86,14 +80,11 @@ class RateLimiter:
         so only HTTP asks for it).
         """
         item = RateLimitItemPerSecond(rule.amount, rule.window_s)
-        block_key = (rule.name, key)
-        if block_key in self._blocks:
-            left = self.blocked_for(rule, key)
-            if left > 0:
-                raise rule.error(retry_after_s=left, details={"limit": rule.name})
-            del self._blocks[block_key]
+        left = await self._blocks.blocked_for(rule.name, key)
+        if left > 0:
+            raise rule.error(retry_after_s=left, details={"limit": rule.name})
         if not await self._limiter.hit(item, rule.name, key):
-            self._blocks[block_key] = self._clock.monotonic() + rule.block_s
+            await self._blocks.block(rule.name, key, rule.block_s)
             # Nothing counts during the block, and the key starts afresh when it ends.
             await self._limiter.clear(item, rule.name, key)
             raise rule.error(retry_after_s=rule.block_s, details={"limit": rule.name})
@@ -104,18 +95,11 @@ class RateLimiter:
         return Allowance(rule, stats.remaining, max(0.0, stats.reset_time - SYSTEM_CLOCK.time()))
 
     async def sweep(self) -> int:
-        """Forget blocks that ended and windows that ran out; returns how many blocks."""
-        now = self._clock.monotonic()
-        ended = [key for key, until in self._blocks.items() if until <= now]
-        for key in ended:
-            del self._blocks[key]
+        """Forget windows that ran out (in-process storage only; Redis expires its own)."""
         if isinstance(self._storage, SweptMemoryStorage):
             await self._storage.expire()
-        return len(ended)
+        return 0
 
     def table_sizes(self) -> dict[str, int]:
-        sizes = {"blocks": len(self._blocks)}
         events = getattr(self._storage, "events", None)
-        if events is not None:
-            sizes["windows"] = len(events)
-        return sizes
+        return {} if events is None else {"windows": len(events)}

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 
 class Broadcaster(Protocol):
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      skip_sid: str | None = None) -> None:
-        """Send to every seated socket of a room."""
+                      except_user: str | None = None) -> None:
+        """Send to everyone seated in a room (but `except_user`), on every node."""
 
     async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
         """Send to every lobby viewer."""
@@ -18,4 +18,4 @@ class Broadcaster(Protocol):
         """Send to one user's sockets in a room namespace (seated or waiting)."""
 
     async def detach(self, room_id: str, user_id: str) -> None:
-        """Stop room broadcasts to this user's sockets (their seat is gone)."""
+        """Stop room broadcasts to this user (their seat is gone)."""

@@ -10,7 +10,7 @@ from typing import Protocol
 import structlog
 
 from publicrooms.clock import Clock
-from publicrooms.services.activity import ActivityTracker
+from publicrooms.state.activity import ActivityStore
 from publicrooms.services.rooms import RoomService
 from publicrooms.store.sql import SqlStore
 
@@ -24,7 +24,7 @@ class Sweepable(Protocol):
 class InactiveUserSweep:
     """Users silent for `inactive_after_s` are disconnected, unseated and deleted (with cascades)."""
 
-    def __init__(self, *, sql: SqlStore, rooms: RoomService, activity: ActivityTracker,
+    def __init__(self, *, sql: SqlStore, rooms: RoomService, activity: ActivityStore,
                  clock: Clock, inactive_after_s: float,
                  disconnect_user: Callable[[str], Awaitable[int]]) -> None:
         self._sql = sql
@@ -35,14 +35,14 @@ class InactiveUserSweep:
         self._disconnect_user = disconnect_user
 
     async def run(self) -> int:
-        await self._sql.touch_users(self._activity.take())
+        await self._sql.touch_users(await self._activity.take())
         cutoff = self._clock.now() - timedelta(seconds=self._inactive_after_s)
         users = await self._sql.inactive_users(cutoff)
         for user in users:
             sockets = await self._disconnect_user(user.id)
             await self._rooms.leave_queue(user_id=user.id)
             await self._rooms.leave_room(user_id=user.id)
-            self._activity.forget(user.id)
+            await self._activity.forget(user.id)
             log.info("inactive user removed", user_id=user.id, sockets_closed=sockets)
         removed = await self._sql.delete_users([user.id for user in users])
         log.info("inactive sweep", removed=removed, cutoff=cutoff.isoformat())

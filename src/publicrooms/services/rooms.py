@@ -1,9 +1,11 @@
-"""Rooms: the lobby, seats (join/leave), camera and microphone flags, chat."""
+"""Rooms: the lobby, seats (join/leave/holds), the queue, camera and microphone flags, chat.
+
+One use case per action, the same for REST and Socket.IO; socket ids never reach this module
+(the broadcaster is told about users, and maps them to sockets itself).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -25,14 +27,14 @@ from publicrooms.schemas.rooms import (
     UserRead,
 )
 from publicrooms.security.sanitize import clean_message
-from publicrooms.services.admission import AdmissionQueue
 from publicrooms.services.broadcast import Broadcaster
-from publicrooms.services.locks import KeyedLocks
 from publicrooms.services.media import MediaPort, NoMedia
 from publicrooms.services.views import iso, message_view, participant_view, room_view
-from publicrooms.store.presence import PresenceStore, Seat, SeatOutcome
+from publicrooms.state.holds import HoldStore
+from publicrooms.state.locks import LockStore
+from publicrooms.state.seats import Admission, Seat, SeatOutcome, SeatStore
+from publicrooms.state.sessions import SessionStore
 from publicrooms.store.sql import RoomRecord, SqlStore, UserRecord
-
 
 log = structlog.get_logger("publicrooms.rooms")
 
@@ -47,27 +49,29 @@ class JoinResult:
 
 
 class RoomService:
-    def __init__(self, *, sql: SqlStore, presence: PresenceStore, broadcaster: Broadcaster,
-                 clock: Clock, rooms: list[RoomRecord], system_capacity: int,
-                 history_length: int, message_max: int,
-                 queue: AdmissionQueue | None = None, media: MediaPort | None = None,
-                 admission_hold_s: float = 30.0) -> None:
+    def __init__(self, *, sql: SqlStore, seats: SeatStore, holds: HoldStore, locks: LockStore,
+                 sessions: SessionStore, broadcaster: Broadcaster, clock: Clock,
+                 rooms: list[RoomRecord], system_capacity: int, history_length: int,
+                 message_max: int, media: MediaPort | None = None,
+                 admission_hold_s: float = 30.0, rest_hold_s: float = 30.0,
+                 reconnect_grace_s: float = 10.0) -> None:
         self._sql = sql
-        self._presence = presence
+        self._seats = seats
+        self._holds = holds
+        # Seat changes for one user are serialised so the SQL record follows the seat exactly.
+        self._locks = locks
+        self._sessions = sessions
         self._broadcaster = broadcaster
         self._clock = clock
         self._rooms = {room.id: room for room in rooms}
+        self._capacities = {room.id: room.capacity for room in rooms}
         self._system_capacity = system_capacity
         self._history_length = history_length
         self._message_max = message_max
-        # Seat changes for one user are serialised so the SQL record follows presence exactly.
-        self._user_locks = KeyedLocks()
-        self.queue = queue or AdmissionQueue()
         self.media: MediaPort = media or NoMedia()
         self._admission_hold_s = admission_hold_s
-        self._admission_lock = asyncio.Lock()
-        # user id → monotonic deadline: seats nobody's socket holds are released at the deadline.
-        self._holds: dict[str, float] = {}
+        self._rest_hold_s = rest_hold_s
+        self._reconnect_grace_s = reconnect_grace_s
 
     def room(self, room_id: str) -> RoomRecord:
         room = self._rooms.get(room_id)
@@ -77,68 +81,60 @@ class RoomService:
 
     async def room_read(self, room_id: str) -> RoomRead:
         room = self.room(room_id)
-        return room_view(room.id, room.name, room.capacity,
-                         await self._presence.occupancy(room.id))
+        return room_view(room.id, room.name, room.capacity, await self._seats.occupancy(room.id))
 
     async def list_rooms(self) -> list[RoomRead]:
-        occupancy = await self._presence.occupancies()
+        occupancy = await self._seats.occupancies()
         return [room_view(r.id, r.name, r.capacity, occupancy.get(r.id, 0))
                 for r in sorted(self._rooms.values(), key=lambda r: r.position)]
 
     async def participants(self, room_id: str) -> list[ParticipantRead]:
         self.room(room_id)
-        return [participant_view(seat) for seat in await self._presence.seats(room_id)]
+        return [participant_view(seat) for seat in await self._seats.seats(room_id)]
 
-    async def join_room(self, *, room_id: str, user: UserRecord,
-                        skip_sid: str | None = None) -> JoinResult:
+    # join ----------------------------------------------------------------------------------
+
+    async def join_room(self, *, room_id: str, user: UserRecord, by_socket: bool) -> JoinResult:
         """Take a seat (or keep the one already held here) and say so to the room and lobby.
 
         When the system is full, or others already wait, the user joins the queue instead and
-        SYSTEM_AT_CAPACITY carries the position.
+        SYSTEM_AT_CAPACITY carries the position. A seat taken over REST is held for the socket
+        that normally follows; a socket's join claims the seat.
         """
         room = self.room(room_id)
-        queued = False
-        async with self._user_locks.hold(user.id):
-            current = await self._presence.seat_of(user.id)
-            if current is None and len(self.queue) > 0:
-                # Others wait already: a free seat is theirs first.
-                self.queue.enqueue(user.id, room.id, user.display_name)
-                queued = True
-            else:
-                result = await self._presence.take_seat(
-                    Seat(room_id=room.id, user_id=user.id, display_name=user.display_name,
-                         joined_at=self._clock.now()),
-                    capacity=room.capacity, system_capacity=self._system_capacity,
-                )
-                match result.outcome:
-                    case SeatOutcome.IN_OTHER_ROOM:
-                        raise AlreadyInRoom(details={"roomId": result.seat.room_id})
-                    case SeatOutcome.ROOM_FULL:
-                        raise RoomFull()
-                    case SeatOutcome.SYSTEM_FULL:
-                        self.queue.enqueue(user.id, room.id, user.display_name)
-                        queued = True
-                    case SeatOutcome.SEATED:
-                        await self._sql.add_participant(room_id=room.id, user_id=user.id,
-                                                        joined_at=result.seat.joined_at)
-        if queued:
-            await self.admit_waiting()
-            seat = await self._presence.seat_of(user.id)
-            if seat is None or seat.room_id != room.id:
-                raise SystemAtCapacity(retry_after_s=5, details={
-                    "position": self.queue.position(user.id), "roomId": room.id})
-            seated_now = False  # admitted just now: admit_waiting has announced it
-        else:
-            seated_now = result.outcome is SeatOutcome.SEATED
+        async with self._locks.hold(f"user:{user.id}"):
+            result = await self._seats.join(
+                Seat(room_id=room.id, user_id=user.id, display_name=user.display_name,
+                     joined_at=self._clock.now()),
+                capacity=room.capacity, system_capacity=self._system_capacity)
+            if result.outcome is SeatOutcome.SEATED:
+                await self._sql.add_participant(room_id=room.id, user_id=user.id,
+                                                joined_at=result.seat.joined_at)
+        match result.outcome:
+            case SeatOutcome.IN_OTHER_ROOM:
+                raise AlreadyInRoom(details={"roomId": result.seat.room_id})
+            case SeatOutcome.ROOM_FULL:
+                raise RoomFull()
+            case SeatOutcome.QUEUED:
+                await self.admit_waiting()
+                seat = await self._seats.seat_of(user.id)
+                if seat is None or seat.room_id != room.id:
+                    raise SystemAtCapacity(retry_after_s=5, details={
+                        "position": await self._seats.position(user.id), "roomId": room.id})
+        seated_now = result.outcome is SeatOutcome.SEATED
+        if by_socket:
+            await self._holds.unhold(user.id)
+        elif seated_now:
+            await self._holds.hold(user.id, self._rest_hold_s)
         if seated_now:
             await self._broadcaster.to_room(room.id, "user-joined", self._joined_event(
-                result.seat, result.occupancy), skip_sid=skip_sid)
+                result.seat, result.occupancy), except_user=user.id)
             await self._announce_occupancy(room, result.occupancy)
         messages = await self._sql.recent_messages(room.id, self._history_length)
-        occupancy = await self._presence.occupancy(room.id)
+        seats = await self._seats.seats(room.id)
         return JoinResult(
-            room=room_view(room.id, room.name, room.capacity, occupancy),
-            participants=await self.participants(room.id),
+            room=room_view(room.id, room.name, room.capacity, len(seats)),
+            participants=[participant_view(seat) for seat in seats],
             recent_messages=[message_view(m) for m in messages],
             seated_now=seated_now,
             media=self.media.room_media(room.id),
@@ -151,52 +147,38 @@ class RoomService:
                             self_=UserRead(user_id=user.id, display_name=user.display_name),
                             media=result.media, media_config=self.media.client_config())
 
+    # queue ---------------------------------------------------------------------------------
+
     async def admit_waiting(self) -> list[str]:
         """Seat queued users, first come first served, while seats are free; tell everyone."""
-        admitted: list[tuple[Seat, int]] = []
-        async with self._admission_lock:
-            for entry in self.queue.entries():
-                room = self._rooms.get(entry.room_id)
-                if room is None:
-                    self.queue.remove(entry.user_id)
-                    continue
-                async with self._user_locks.hold(entry.user_id):
-                    result = await self._presence.take_seat(
-                        Seat(room_id=room.id, user_id=entry.user_id,
-                             display_name=entry.display_name, joined_at=self._clock.now()),
-                        capacity=room.capacity, system_capacity=self._system_capacity,
-                    )
-                    if result.outcome is SeatOutcome.SYSTEM_FULL:
-                        break
-                    if result.outcome is SeatOutcome.ROOM_FULL:
-                        continue  # waits for its own room; later entries may still fit theirs
-                    self.queue.remove(entry.user_id)
-                    if result.outcome is SeatOutcome.SEATED:
-                        await self._sql.add_participant(room_id=room.id, user_id=entry.user_id,
-                                                        joined_at=result.seat.joined_at)
-                        admitted.append((result.seat, result.occupancy))
-        for seat, occupancy in admitted:
+        admitted: list[Admission] = await self._seats.admit(
+            capacities=self._capacities, system_capacity=self._system_capacity,
+            now=self._clock.now())
+        for admission in admitted:
+            seat = admission.seat
+            async with self._locks.hold(f"user:{seat.user_id}"):
+                await self._sql.add_participant(room_id=seat.room_id, user_id=seat.user_id,
+                                                joined_at=seat.joined_at)
             # The seat is reserved until the admitted user's socket claims it (or the hold ends).
-            self.hold(seat.user_id, self._admission_hold_s)
+            await self._holds.hold(seat.user_id, self._admission_hold_s)
             await self._broadcaster.to_room(seat.room_id, "user-joined",
-                                            self._joined_event(seat, occupancy))
-            await self._announce_occupancy(self._rooms[seat.room_id], occupancy)
+                                            self._joined_event(seat, admission.occupancy))
+            await self._announce_occupancy(self._rooms[seat.room_id], admission.occupancy)
             await self._broadcaster.to_user(seat.room_id, seat.user_id, "queue-admitted",
                                             {"roomId": seat.room_id})
         await self._announce_positions()
-        return [seat.user_id for seat, _ in admitted]
+        return [admission.seat.user_id for admission in admitted]
 
     async def leave_queue(self, *, user_id: str) -> bool:
         """Stop waiting for a seat."""
-        if self.queue.remove(user_id) is None:
+        if not await self._seats.leave_queue(user_id):
             return False
         await self._announce_positions()
         return True
 
     async def _announce_positions(self) -> None:
-        for position, entry in enumerate(self.queue.entries(), start=1):
-            if entry.notified_position != position:
-                entry.notified_position = position
+        for position, entry in enumerate(await self._seats.queue(), start=1):
+            if await self._seats.note_position(entry.user_id, position):
                 await self._broadcaster.to_user(entry.room_id, entry.user_id,
                                                 "queue-position-changed",
                                                 {"position": position, "roomId": entry.room_id})
@@ -206,43 +188,54 @@ class RoomService:
                 "joinedAt": iso(seat.joined_at), "currentOccupancy": occupancy,
                 "isVideoEnabled": seat.is_video_enabled, "isAudioEnabled": seat.is_audio_enabled}
 
-    # seat holds ----------------------------------------------------------------------------
+    # leave, holds and sockets going away ---------------------------------------------------
 
-    def hold(self, user_id: str, seconds: float) -> None:
-        """Keep the user's seat for `seconds` without a socket; then it is released."""
-        self._holds[user_id] = self._clock.monotonic() + seconds
+    async def holding(self, user_id: str) -> bool:
+        return await self._holds.holding(user_id)
 
-    def unhold(self, user_id: str) -> None:
-        self._holds.pop(user_id, None)
+    async def has_socket(self, user_id: str, room_id: str) -> bool:
+        """Whether any socket of the user, on any node, holds its seat in this room."""
+        return any(s.joined and s.room_id == room_id
+                   for s in await self._sessions.sockets(user_id))
 
-    def holding(self, user_id: str) -> bool:
-        return user_id in self._holds
-
-    async def release_expired_holds(self, has_socket: Callable[[str, str], bool]) -> int:
+    async def release_expired_holds(self) -> int:
         """Release seats whose hold ran out and that no socket claimed; returns how many."""
-        now = self._clock.monotonic()
         released = 0
-        for user_id, deadline in list(self._holds.items()):
-            if deadline > now:
-                continue
-            self._holds.pop(user_id, None)
-            seat = await self._presence.seat_of(user_id)
-            if seat is not None and not has_socket(user_id, seat.room_id):
+        for user_id in await self._holds.take_expired():
+            seat = await self._seats.seat_of(user_id)
+            if seat is not None and not await self.has_socket(user_id, seat.room_id):
                 released += await self.leave_room(user_id=user_id, room_id=seat.room_id)
         return released
 
+    async def socket_gone(self, *, user_id: str, room_id: str, joined: bool,
+                          deliberate: bool) -> None:
+        """A user's socket in a room namespace closed (it is already out of the sessions).
+
+        A deliberate close frees the seat at once; a dropped transport holds it for the
+        reconnect grace. Another socket of the user in the room keeps everything as it is.
+        """
+        others = [s for s in await self._sessions.sockets(user_id) if s.room_id == room_id]
+        if any(s.joined for s in others):
+            return
+        if not others:
+            await self.leave_queue(user_id=user_id)
+        if not joined:
+            return
+        if deliberate or self._reconnect_grace_s <= 0:
+            await self.leave_room(user_id=user_id, room_id=room_id)
+        else:
+            await self._holds.hold(user_id, self._reconnect_grace_s)
+
     async def leave_room(self, *, user_id: str, room_id: str | None = None) -> bool:
         """Give up the user's seat (in `room_id`, if named); False when there was none."""
-        async with self._user_locks.hold(user_id):
-            seat = await self._presence.seat_of(user_id)
-            if seat is None or (room_id is not None and seat.room_id != room_id):
-                return False
-            released = await self._presence.release_seat(user_id)
+        async with self._locks.hold(f"user:{user_id}"):
+            released = await self._seats.release(user_id, room_id)
             if released is None:
                 return False
             seat, occupancy = released
-            self._holds.pop(user_id, None)
+            await self._holds.unhold(user_id)
             await self._sql.remove_participant(user_id=user_id)
+        await self._sessions.unjoin_room(user_id, seat.room_id)
         try:
             await self.media.close_participant(seat.room_id, user_id)
         except Exception:
@@ -251,24 +244,26 @@ class RoomService:
         await self._broadcaster.to_room(seat.room_id, "user-left",
                                         {"userId": user_id, "currentOccupancy": occupancy})
         await self._announce_occupancy(self.room(seat.room_id), occupancy)
-        if len(self.queue):
+        if await self._seats.queue_length():
             await self.admit_waiting()
         return True
 
     async def seated_in(self, *, user_id: str, room_id: str) -> Seat:
-        seat = await self._presence.seat_of(user_id)
+        seat = await self._seats.seat_of(user_id)
         if seat is None or seat.room_id != room_id:
             raise NotInRoom()
         return seat
 
-    async def toggle_media(self, *, room_id: str, user_id: str, kind: str, enabled: bool,
-                           skip_sid: str | None = None) -> None:
-        """Switch a participant's camera or microphone flag and tell the room."""
+    # inside a room -------------------------------------------------------------------------
+
+    async def toggle_media(self, *, room_id: str, user_id: str, kind: str,
+                           enabled: bool) -> None:
+        """Switch a participant's camera or microphone flag and tell the others."""
         if kind not in ("audio", "video"):
             raise InvalidRequest("kind must be audio or video")
         await self.seated_in(user_id=user_id, room_id=room_id)
-        async with self._user_locks.hold(user_id):
-            seat = await self._presence.set_media(user_id, kind, enabled)
+        async with self._locks.hold(f"user:{user_id}"):
+            seat = await self._seats.set_media(user_id, kind, enabled)
             if seat is None:
                 raise NotInRoom()
             await self._sql.set_participant_media(user_id=user_id, kind=kind, enabled=enabled)
@@ -276,7 +271,7 @@ class RoomService:
             await self.media.set_muted(room_id, user_id, kind, not enabled)
         await self._broadcaster.to_room(room_id, f"participant-{kind}-toggle",
                                         {"userId": user_id, "enabled": enabled},
-                                        skip_sid=skip_sid)
+                                        except_user=user_id)
 
     async def send_message(self, *, room_id: str, user_id: str, content: object) -> MessageRead:
         """Persist a chat message and broadcast it to the whole room, sender included."""

@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from publicrooms.clock import Clock
+from publicrooms.state.leases import LeaseStore
 
 log = structlog.get_logger("publicrooms.scheduler")
 
@@ -19,18 +20,23 @@ class PeriodicJob:
     name: str
     interval_s: float
     run: Callable[[], Awaitable[Any]]
+    # A cluster job runs on one node per period (under a lease); a node job on every node.
+    cluster: bool = True
     runs: int = 0
+    executed: int = 0  # periods this node actually ran (won the lease for)
     failures: int = 0
     task: asyncio.Task | None = field(default=None, repr=False)
 
 
 class Scheduler:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, leases: LeaseStore | None = None) -> None:
         self._clock = clock
+        self._leases = leases
         self.jobs: dict[str, PeriodicJob] = {}
 
-    def add(self, name: str, interval_s: float, run: Callable[[], Awaitable[Any]]) -> PeriodicJob:
-        job = PeriodicJob(name, interval_s, run)
+    def add(self, name: str, interval_s: float, run: Callable[[], Awaitable[Any]], *,
+            cluster: bool = True) -> PeriodicJob:
+        job = PeriodicJob(name, interval_s, run, cluster)
         self.jobs[name] = job
         return job
 
@@ -55,8 +61,8 @@ class Scheduler:
             job.task = None
 
     async def run_now(self, name: str) -> Any:
-        """Run one job immediately (operators and tests), outside its loop."""
-        return await self._run_once(self.jobs[name])
+        """Run one job immediately (operators and tests), outside its loop and its lease."""
+        return await self._run_once(self.jobs[name], leased=False)
 
     async def _loop(self, job: PeriodicJob) -> None:
         # Beats are on a fixed grid from the start, so a slow run doesn't push later ones back;
@@ -68,8 +74,19 @@ class Scheduler:
             next_at = max(next_at + job.interval_s, now)
             await self._clock.sleep(next_at - now)
 
-    async def _run_once(self, job: PeriodicJob) -> Any:
+    async def _claimed(self, job: PeriodicJob) -> bool:
+        """Whether this node runs the job's current period (the first node to claim it does)."""
+        if not job.cluster or self._leases is None:
+            return True
+        # Periods are counted on the shared wall clock, so every node names the same one.
+        period = int(self._clock.time() // job.interval_s)
+        return await self._leases.claim(job.name, period, max(60.0, 2 * job.interval_s))
+
+    async def _run_once(self, job: PeriodicJob, *, leased: bool = True) -> Any:
         try:
+            if leased and not await self._claimed(job):
+                return None
+            job.executed += 1
             result = await job.run()
         except asyncio.CancelledError:
             raise

@@ -5,13 +5,13 @@ from __future__ import annotations
 from publicrooms.clock import Clock
 from publicrooms.errors import InvalidUser
 from publicrooms.security.sanitize import clean_display_name
-from publicrooms.services.activity import ActivityTracker
+from publicrooms.state.activity import ActivityStore
 from publicrooms.store.sql import SqlStore, UserRecord
 
 
 class UserService:
     def __init__(self, *, sql: SqlStore, clock: Clock, display_name_max: int,
-                 activity: ActivityTracker) -> None:
+                 activity: ActivityStore) -> None:
         self._sql = sql
         self._activity = activity
         self._clock = clock

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from publicrooms.schemas.rooms import MessageRead, ParticipantRead, RoomRead
-from publicrooms.store.presence import Seat
+from publicrooms.state.seats import Seat
 from publicrooms.store.sql import MessageRecord
 
 

@@ -1,13 +1,21 @@
-"""Per-key asyncio locks that disappear when nobody holds or waits for them."""
+"""Per-key mutual exclusion (one user's seat changes happen one at a time)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 
-class KeyedLocks:
+class LockStore(Protocol):
+    def hold(self, key: str) -> AsyncIterator[None]:
+        """An async context manager that holds the key's lock."""
+
+
+class MemoryLockStore:
+    """asyncio locks that disappear when nobody holds or waits for them."""
+
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
@@ -27,5 +35,5 @@ class KeyedLocks:
             else:
                 self._locks[key] = (lock, users - 1)
 
-    def __len__(self) -> int:
-        return len(self._locks)
+    def table_sizes(self) -> dict[str, int]:
+        return {"user_locks": len(self._locks)}

@@ -19,6 +19,7 @@ from tests.support.live import LiveServer
 configure_logging("warning")
 
 PG_ADMIN_DSN = os.environ.get("PUBLICROOMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PUBLICROOMS_TEST_REDIS", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI") == "true"
 
 

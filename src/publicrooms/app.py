@@ -52,7 +52,19 @@ class PublicRooms:
         self.clock = clock = clock or Clock()
         cleanup, limits = settings.cleanup, settings.limits
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.state = state = build_state(
+            redis_url=settings.redis_url, redis_prefix=settings.redis_prefix, clock=clock,
+            connection_policy=ConnectionPolicy(
+                max_per_key=limits.connections_per_ip, base_s=limits.reconnect_base_s,
+                max_s=limits.reconnect_max_s, free_attempts=limits.reconnect_free_attempts,
+                window_s=limits.reconnect_window_s),
+            abuse_policy=AbusePolicy(threshold=limits.violations_before_block,
+                                     window_s=limits.violation_window_s, block_s=limits.ip_block_s),
+            limits_storage_uri=limits.storage_uri,
+            heartbeat_timeout_s=settings.node_heartbeat_timeout_s)
         self.sio = socketio.AsyncServer(
+            # Redis mode: the manager fans out across nodes; memory mode: in-process.
+            client_manager=state.client_manager,
             async_mode="asgi",
             namespaces="*",
             # Connect first, then decide: a refused client gets `connection-rejected` with the
@@ -70,19 +82,6 @@ class PublicRooms:
             engineio_logger=False,
         )
         sql = SqlStore(create_engine(settings.resolved_database_url))
-        self.state = state = build_state(
-            redis_url=settings.redis_url, redis_prefix=settings.redis_prefix, clock=clock,
-            connection_policy=ConnectionPolicy(
-                max_per_key=limits.connections_per_ip, base_s=limits.reconnect_base_s,
-                max_s=limits.reconnect_max_s, free_attempts=limits.reconnect_free_attempts,
-                window_s=limits.reconnect_window_s),
-            abuse_policy=AbusePolicy(threshold=limits.violations_before_block,
-                                     window_s=limits.violation_window_s, block_s=limits.ip_block_s),
-            limits_storage_uri=limits.storage_uri,
-            heartbeat_timeout_s=settings.node_heartbeat_timeout_s)
-        if state.client_manager is not None:
-            self.sio.manager = state.client_manager
-            state.client_manager.set_server(self.sio)
         rooms = [RoomRecord(r.id, r.name, r.capacity, i) for i, r in enumerate(settings.rooms)]
         self.broadcaster = SocketBroadcaster(self.sio, state.sessions)
         self.media = MediaService(settings.media) if settings.media.enabled else None

@@ -13,7 +13,7 @@ from publicrooms.media.settings import MediaSettings
 from tests.media.mediaclient import Participant
 from tests.support.clients import SocketClient, wait_for
 
-pytestmark = pytest.mark.media
+pytestmark = [pytest.mark.media, pytest.mark.single_node]
 ROOM = "/public-room/deep-focus"
 
 

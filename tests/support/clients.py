@@ -62,6 +62,29 @@ class SocketClient:
                 raise
         return self
 
+    async def admission(self) -> dict | None:
+        """None when the server admitted this socket, else its `connection-rejected` payload.
+
+        Decided on a positive signal either way: the refusal event, or an answered `pong`
+        (a refused socket never gets a successful answer).
+        """
+        async def outcome() -> object:
+            if self.events["connection-rejected"]:
+                return "refused"
+            if self.connected:
+                try:
+                    ack = await self.call("pong", timeout_s=2)
+                except Exception:  # noqa: BLE001 - disconnected meanwhile: refused
+                    ack = None
+                if isinstance(ack, dict) and ack.get("success"):
+                    return "admitted"
+            return None
+
+        result = await wait_for(outcome, "the server admits or refuses the socket")
+        if result == "refused":
+            return self.events["connection-rejected"][0]
+        return None
+
     async def call(self, event: str, data: Any = None, timeout_s: float = 10) -> Any:
         assert self.sio is not None
         return await self.sio.call(event, data, namespace=self.namespace, timeout=timeout_s)

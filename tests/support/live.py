@@ -51,6 +51,11 @@ class LiveServer:
         return self
 
     @property
+    def nodes(self) -> list[LiveServer]:
+        """The nodes behind this server: just itself (a Cluster has several)."""
+        return [self]
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 

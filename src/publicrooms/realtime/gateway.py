@@ -80,9 +80,14 @@ class Gateway:
         await self.ctx.state.sessions.remove(user_id, sid)
         if room_id is None:
             return
-        await self.ctx.rooms.socket_gone(
-            user_id=user_id, room_id=room_id, joined=connection.joined,
-            deliberate=reason in _DELIBERATE or self.ctx.shutting_down)
+        if self.ctx.shutting_down:
+            # One process going away takes its seats with it; one node of several going away
+            # (a rolling restart) holds them for the grace while its clients reconnect elsewhere.
+            deliberate = not self.ctx.state.shared
+        else:
+            deliberate = reason in _DELIBERATE
+        await self.ctx.rooms.socket_gone(user_id=user_id, room_id=room_id,
+                                         joined=connection.joined, deliberate=deliberate)
 
     async def bind_user(self, sid: str, user_id: str) -> None:
         """The socket speaks for this user from now on (on every node's view)."""

@@ -40,7 +40,10 @@ if not hasattr(MemoryStorage, "_MemoryStorage__expire_events"):  # pragma: no co
 def _storage(uri: str, key_prefix: str | None):  # noqa: ANN202
     if uri.startswith("async+memory://"):
         return SweptMemoryStorage()
-    options = {"key_prefix": key_prefix} if key_prefix else {}
+    options: dict = {"key_prefix": key_prefix} if key_prefix else {}
+    if uri.startswith(("async+redis://", "async+rediss://", "async+redis+unix://")):
+        # redis-py (already a dependency), failing fast while Redis is unreachable.
+        options.update(implementation="redispy", socket_timeout=2.0, socket_connect_timeout=2.0)
     return storage_from_string(uri, **options)
 
 

@@ -41,7 +41,16 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+# Nodes starting together take turns: the first migrates, the others find the schema current.
+_MIGRATION_LOCK = 0x7075626C6963  # "public"
+
+
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest migration."""
+    from sqlalchemy import text
+
     async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                     {"key": _MIGRATION_LOCK})
         await connection.run_sync(_upgrade)

@@ -65,6 +65,9 @@ class PublicRooms:
         self.sio = socketio.AsyncServer(
             # Redis mode: the manager fans out across nodes; memory mode: in-process.
             client_manager=state.client_manager,
+            # Behind a load balancer, long-polling requests must reach the node that owns their
+            # session: the `io` cookie names it, and HAProxy sticks `?sid=` to that node.
+            cookie="io" if state.shared else None,
             async_mode="asgi",
             namespaces="*",
             # Connect first, then decide: a refused client gets `connection-rejected` with the

@@ -54,6 +54,30 @@ def server_factory(request, tmp_path, topology) -> Iterator[Callable[..., LiveSe
         asyncio.run(delete_prefix(REDIS_URL, prefix))
 
 
+@pytest.fixture
+def cluster_factory(request, tmp_path) -> Iterator[Callable[..., Cluster]]:  # noqa: ANN001
+    """Clusters only (multi-node scenarios): Redis-linked nodes on one PostgreSQL database."""
+    started: list[Cluster] = []
+    prefixes: list[str] = []
+    database_url = request.getfixturevalue("pg_database_url")
+
+    def start(clock: FakeClock | None = None, *, nodes: int = 3, **overrides) -> Cluster:  # noqa: ANN003
+        prefix = f"t{uuid.uuid4().hex[:10]}:"
+        prefixes.append(prefix)
+        overrides.setdefault("database_url", database_url)
+        settings = [make_settings(tmp_path / f"node{i}", redis_url=REDIS_URL,
+                                  redis_prefix=prefix, **overrides) for i in range(nodes)]
+        cluster = Cluster(settings, clock)
+        started.append(cluster)
+        return cluster.start()
+
+    yield start
+    for cluster in started:
+        cluster.stop()
+    for prefix in prefixes:
+        asyncio.run(delete_prefix(REDIS_URL, prefix))
+
+
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
     # Scenarios about one process's internals, and SQLite (one file, one node), run on one node.
     keep, drop = [], []

@@ -43,7 +43,11 @@ def _storage(uri: str, key_prefix: str | None):  # noqa: ANN202
     options: dict = {"key_prefix": key_prefix} if key_prefix else {}
     if uri.startswith(("async+redis://", "async+rediss://", "async+redis+unix://")):
         # redis-py (already a dependency), failing fast while Redis is unreachable.
-        options.update(implementation="redispy", socket_timeout=2.0, socket_connect_timeout=2.0)
+        from publicrooms.state.redis import connection_pool
+
+        options.update(implementation="redispy",
+                       connection_pool=connection_pool(uri.removeprefix("async+"),
+                                                       decode_responses=False))
     return storage_from_string(uri, **options)
 
 

@@ -177,11 +177,10 @@ class RoomService:
         return True
 
     async def _announce_positions(self) -> None:
-        for position, entry in enumerate(await self._seats.queue(), start=1):
-            if await self._seats.note_position(entry.user_id, position):
-                await self._broadcaster.to_user(entry.room_id, entry.user_id,
-                                                "queue-position-changed",
-                                                {"position": position, "roomId": entry.room_id})
+        for entry, position in await self._seats.positions_to_tell():
+            await self._broadcaster.to_user(entry.room_id, entry.user_id,
+                                            "queue-position-changed",
+                                            {"position": position, "roomId": entry.room_id})
 
     def _joined_event(self, seat: Seat, occupancy: int) -> dict:
         return {"userId": seat.user_id, "userName": seat.display_name,

@@ -74,8 +74,8 @@ class SeatStore(Protocol):
     async def position(self, user_id: str) -> int | None: ...
     async def queue(self) -> list[QueueEntry]: ...
     async def queue_length(self) -> int: ...
-    async def note_position(self, user_id: str, position: int) -> bool:
-        """Remember the position last told to a waiter; False when it was told already."""
+    async def positions_to_tell(self) -> list[tuple[QueueEntry, int]]:
+        """Waiters whose position changed since they were last told, marked as told now."""
 
 
 class MemorySeatStore:
@@ -190,11 +190,13 @@ class MemorySeatStore:
     async def queue_length(self) -> int:
         return len(self._queue)
 
-    async def note_position(self, user_id: str, position: int) -> bool:
-        if user_id not in self._queue or self._told.get(user_id) == position:
-            return False
-        self._told[user_id] = position
-        return True
+    async def positions_to_tell(self) -> list[tuple[QueueEntry, int]]:
+        changed = []
+        for position, entry in enumerate(self._queue.values(), start=1):
+            if self._told.get(entry.user_id) != position:
+                self._told[entry.user_id] = position
+                changed.append((entry, position))
+        return changed
 
     def table_sizes(self) -> dict[str, int]:
         return {"rooms": len(self._rooms), "seats": len(self._by_user),

@@ -12,15 +12,23 @@ from publicrooms.state.abuse import AbusePolicy
 from publicrooms.state.connections import ConnectionPolicy
 
 
+def connection_pool(url: str, *, decode_responses: bool = True):  # noqa: ANN201
+    """A bounded pool: under a burst, requests wait (up to 5 s) for a connection rather than
+    fail; while Redis is unreachable, they fail within seconds, not minutes."""
+    from redis.asyncio import BlockingConnectionPool
+
+    return BlockingConnectionPool.from_url(
+        url, max_connections=64, timeout=5, decode_responses=decode_responses,
+        socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=5)
+
+
 def redis_client(url: str):  # noqa: ANN201
-    """A client that fails fast (seconds, not minutes) while Redis is unreachable."""
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import ConstantBackoff
 
-    return aioredis.Redis.from_url(
-        url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0,
-        retry=Retry(ConstantBackoff(0.05), 1), health_check_interval=5)
+    return aioredis.Redis(connection_pool=connection_pool(url),
+                          retry=Retry(ConstantBackoff(0.05), 1))
 
 
 def redis_state(*, url: str, prefix: str, clock: Clock, connection_policy: ConnectionPolicy,

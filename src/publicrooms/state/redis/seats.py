@@ -96,11 +96,18 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return redis.call('ZREM', KEYS[1], ARGV[1])
 """
 
-_NOTE_POSITION = """
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2] then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return 1
+_POSITIONS_TO_TELL = """
+local out = {}
+for index, user in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local position = tostring(index)
+  if redis.call('HGET', KEYS[2], user) ~= position then
+    redis.call('HSET', KEYS[2], user, position)
+    table.insert(out, user)
+    table.insert(out, redis.call('HGET', KEYS[3], user) or '')
+    table.insert(out, index)
+  end
+end
+return out
 """
 
 
@@ -134,7 +141,7 @@ class RedisSeatStore:
         self._release = redis.register_script(_RELEASE)
         self._set_media = redis.register_script(_SET_MEDIA)
         self._leave_queue = redis.register_script(_LEAVE_QUEUE)
-        self._note_position = redis.register_script(_NOTE_POSITION)
+        self._positions_to_tell = redis.register_script(_POSITIONS_TO_TELL)
 
     def _room(self, room_id: str) -> str:
         return f"{self._prefix}room:{room_id}"
@@ -226,6 +233,11 @@ class RedisSeatStore:
     async def queue_length(self) -> int:
         return int(await self._redis.zcard(self._queue))
 
-    async def note_position(self, user_id: str, position: int) -> bool:
-        return bool(await self._note_position(keys=[self._queue, self._told],
-                                              args=[user_id, str(position)]))
+    async def positions_to_tell(self) -> list[tuple[QueueEntry, int]]:
+        flat = await self._positions_to_tell(keys=[self._queue, self._told, self._entries])
+        told = []
+        for i in range(0, len(flat), 3):
+            if flat[i + 1]:
+                data = json.loads(flat[i + 1])
+                told.append((QueueEntry(flat[i], data["r"], data["n"]), int(flat[i + 2])))
+        return told

@@ -1,0 +1,168 @@
+"""Scenarios that only exist with several nodes: one server across three Redis-linked nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from publicrooms.clock import FakeClock
+from publicrooms.settings import LimitSettings, RoomConfig
+from tests.conftest import REDIS_URL, make_settings
+from tests.support.clients import new_ip, wait_for
+from tests.support.live import LiveServer, advance
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.cluster]
+
+ROOM = "/public-room/deep-focus"
+
+
+def updates_for(lobby, room_id: str) -> list[int]:  # noqa: ANN001
+    return [u["currentOccupancy"] for u in lobby.events["room-occupancy-update"]
+            if u["roomId"] == room_id]
+
+
+async def test_chat_and_lobby_reach_every_node_exactly_once(cluster_factory, clients) -> None:
+    cluster = cluster_factory()
+    lobbies = [await clients(node.url, "/").connect() for node in cluster.nodes]
+    members = [await clients(node.url, ROOM).connect() for node in cluster.nodes]
+    for i, member in enumerate(members):
+        assert (await member.call("join-room", {"userName": f"M{i}"}))["success"]
+    for lobby in lobbies:
+        await wait_for(lambda lobby=lobby: updates_for(lobby, "deep-focus") == [1, 2, 3],
+                       "every lobby, on every node, sees 1, 2, 3")
+    sent = []
+    for round_ in range(3):
+        for i, member in enumerate(members):
+            ack = await member.call("send-message", {"content": f"{round_}-{i}"})
+            sent.append(ack["message"]["id"])
+    # A last message is a barrier: fan-out keeps publish order, so a duplicate of any earlier
+    # message would arrive before it.
+    marker = (await members[0].call("send-message", {"content": "marker"}))["message"]["id"]
+    for member in members:
+        await wait_for(lambda m=member: any(e["message"]["id"] == marker
+                                            for e in m.events["new-message"]),
+                       "the marker reaches every member")
+        ids = [e["message"]["id"] for e in member.events["new-message"]]
+        assert ids == [*sent, marker], "each message once, in send order, on every node"
+
+
+async def test_limits_hold_across_nodes(cluster_factory, clients, http) -> None:
+    cluster = cluster_factory(limits=LimitSettings(rest_per_minute=3, join_per_minute=2,
+                                                   chat_per_minute=6, connections_per_ip=3))
+    ip = new_ip()
+    # REST: one budget per endpoint, whichever node answers.
+    statuses = [(await http(node.url, ip).get("/api/public/rooms")).status_code
+                for node in [*cluster.nodes, cluster.nodes[0]]]
+    assert statuses == [200, 200, 200, 429]
+    # Chat: one user with a tab on each of two nodes shares one budget.
+    tabs = [await clients(node.url, ROOM, ip).connect() for node in cluster.nodes[:2]]
+    for tab in tabs:
+        assert (await tab.call("join-room", {"userName": "Tabs"}))["success"]
+    results = [await tabs[i % 2].call("send-message", {"content": f"m{i}"}) for i in range(7)]
+    assert [("success" in r) for r in results] == [True] * 6 + [False]
+    assert results[6]["error"]["code"] == "CHAT_RATE_LIMIT_EXCEEDED"
+    # Joins: one budget over REST on every node (2 here; the REST budget is 3).
+    other = new_ip()
+    user_id = (await http(cluster.nodes[2].url, other).post(
+        "/api/public/users", json={"displayName": "J"})).json()["userId"]
+    answers = [await http(node.url, other).post("/api/public/rooms/deep-focus/join",
+                                                json={"userId": user_id})
+               for node in cluster.nodes]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["error"]["code"] == "JOIN_LIMIT_EXCEEDED"
+
+
+async def test_each_sweep_runs_on_exactly_one_node_per_period(cluster_factory) -> None:
+    clock = FakeClock()
+    cluster = cluster_factory(clock=clock)
+    jobs = ("inactive-users", "tables")
+
+    async def counts() -> list[dict[str, tuple[int, int]]]:
+        return await cluster.each(lambda app: _job_counts(app, jobs))
+
+    async def every_node_ticked(job: str, ticks: int) -> bool:
+        return all(node[job][0] >= ticks for node in await counts())
+
+    # The sweeps' intervals (30 s and 60 s): each step of 30 s is one new period of the first,
+    # every second step one of the other. Every node ticks each period; one runs it.
+    for step in range(9):
+        if step:
+            await advance(cluster, clock, 30)
+        await wait_for(lambda s=step: every_node_ticked("inactive-users", s + 1),
+                       f"step {step}: every node ticked the inactive sweep")
+        await wait_for(lambda s=step: every_node_ticked("tables", s // 2 + 1),
+                       f"step {step}: every node ticked the table sweep")
+    per_node = await counts()
+    for job, periods in (("inactive-users", 9), ("tables", 5)):
+        assert all(node[job][0] == periods for node in per_node), per_node
+        executed = sum(node[job][1] for node in per_node)
+        assert executed == periods, f"{job}: {executed} runs for {periods} periods ({per_node})"
+
+
+async def _job_counts(app, jobs) -> dict[str, tuple[int, int]]:  # noqa: ANN001
+    return {name: (app.scheduler.jobs[name].runs, app.scheduler.jobs[name].executed)
+            for name in jobs}
+
+
+async def test_a_starting_node_keeps_the_others_records(cluster_factory, clients,
+                                                        tmp_path) -> None:
+    cluster = cluster_factory(nodes=2)
+    member = await clients(cluster.url, ROOM).connect()
+    assert (await member.call("join-room", {"userName": "Stays"}))["success"]
+    late = LiveServer(make_settings(tmp_path / "late", redis_url=REDIS_URL,
+                                    redis_prefix=cluster.settings.redis_prefix,
+                                    database_url=cluster.settings.database_url)).start()
+    try:
+        assert await late.query(lambda app: app.state.seats.total()) == 1
+        assert await late.query(lambda app: app.ctx.sql.count_participants("deep-focus")) == 1
+        assert (await member.call("send-message", {"content": "still here"}))["success"]
+    finally:
+        late.stop()
+
+
+async def test_five_hundred_joins_over_three_nodes_against_capacity_100(cluster_factory,
+                                                                         clients) -> None:
+    rooms = [RoomConfig(id=f"r{i}", name=f"R{i}", capacity=60) for i in range(5)]
+    cluster = cluster_factory(rooms=rooms, system_capacity=100)
+    people = []
+    for start in range(0, 500, 50):
+        batch = [clients(cluster.url, f"/public-room/r{random.randrange(5)}")
+                 for _ in range(start, start + 50)]
+        people += await asyncio.gather(*(p.connect() for p in batch))
+    highest = 0
+    sampling = True
+
+    async def sample() -> None:
+        nonlocal highest
+        while sampling:
+            highest = max(highest, await cluster.query(lambda app: app.state.seats.total()))
+            await asyncio.sleep(0.002)
+
+    sampler = asyncio.create_task(sample())
+    acks = await asyncio.gather(*(p.call("join-room", {"userName": f"P{i}"}, timeout_s=60)
+                                  for i, p in enumerate(people)))
+    seated = [p for p, a in zip(people, acks) if a.get("success")]
+    waiting = {a["error"]["details"]["position"]: p for p, a in zip(people, acks)
+               if "error" in a}
+    assert len(seated) == 100 and sorted(waiting) == list(range(1, 401))
+    assert all(a["error"]["code"] == "SYSTEM_AT_CAPACITY" for a in acks if "error" in a)
+    # The queue holds them in the order their positions say.
+    order = [e.user_id for e in await cluster.query(lambda app: app.state.seats.queue())]
+    assert len(order) == 400
+    # Ten leave (on whatever nodes): the first ten waiters are admitted, the rest move up ten.
+    await asyncio.gather(*(p.call("leave-room", {}) for p in seated[:10]))
+    for position in range(1, 11):
+        await wait_for(lambda p=waiting[position]: p.events["queue-admitted"],
+                       f"waiter {position} admitted")
+    for position in (11, 200, 400):
+        await wait_for(lambda p=waiting[position], pos=position: any(
+            e["position"] == pos - 10 for e in p.events["queue-position-changed"]),
+            f"waiter {position} told its new place")
+    assert not any(waiting[p].events["queue-admitted"] for p in range(11, 401))
+    sampling = False
+    await sampler
+    assert highest <= 100 and await cluster.query(lambda app: app.state.seats.total()) == 100
+    remaining = [e.user_id for e in await cluster.query(lambda app: app.state.seats.queue())]
+    assert remaining == order[10:]

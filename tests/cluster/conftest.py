@@ -22,17 +22,12 @@ from tests.cluster.processes import (
     PUBLICROOMS_BIN,
     SECRET,
     Node,
+    attach_logs,
     free_ports,
     tail,
 )
 from tests.conftest import REDIS_URL
 from tests.support.cluster import delete_prefix
-
-
-def attach_logs(request: pytest.FixtureRequest, *paths: Path) -> None:
-    """Shown with the report if the test fails."""
-    logs = request.node.__dict__.setdefault("cluster_logs", [])
-    logs.extend(paths)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -123,6 +123,11 @@ class Node:
             self.process.wait(10)
 
 
+def attach_logs(request, *paths: Path) -> None:  # noqa: ANN001 - a pytest FixtureRequest
+    """Logs shown with the report if the test fails (see conftest's report hook)."""
+    request.node.__dict__.setdefault("cluster_logs", []).extend(paths)
+
+
 def kill_tree(pids: list[int]) -> None:
     for pid in pids:
         try:

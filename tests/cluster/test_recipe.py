@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
+import socketio
 
 from tests.cluster.processes import (
     NODE_SCRIPTS,
@@ -116,6 +118,42 @@ def message_ids(client: SocketClient) -> list[str]:
     return [event["message"]["id"] for event in client.events["new-message"]]
 
 
+async def forged_admission(url: str, ip: str, forged: str) -> dict | None:
+    """Connect from `ip` claiming X-Forwarded-For `forged`: None if admitted, else the refusal."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=(ip, 0), force_close=True))
+    sio = socketio.AsyncClient(http_session=session, reconnection=False, request_timeout=10)
+    rejected: list[dict] = []
+
+    @sio.on("connection-rejected")
+    async def on_rejected(data: dict) -> None:
+        rejected.append(data)
+
+    async def outcome() -> str | None:
+        if rejected:
+            return "refused"
+        try:
+            ack = await sio.call("pong", timeout=2)
+        except socketio.exceptions.SocketIOError:
+            return None
+        return "admitted" if isinstance(ack, dict) and ack.get("success") else None
+
+    try:
+        try:
+            await sio.connect(url, transports=["websocket"], wait_timeout=10,
+                              headers={"X-Forwarded-For": forged})
+        except socketio.exceptions.ConnectionError:
+            pass
+        result = await wait_for(outcome, "the forged connection is admitted or refused")
+        return rejected[0] if result == "refused" else None
+    finally:
+        try:
+            await asyncio.wait_for(sio.disconnect(), 2)
+        except (Exception, asyncio.TimeoutError):  # noqa: BLE001
+            pass
+        await session.close()
+
+
 async def counts(deployment: Deployment) -> list[int]:
     return [await socket_count(url) for url in deployment.node_urls]
 
@@ -193,9 +231,15 @@ async def test_readme_recipe_serves_through_haproxy(deployment: Deployment, clie
     await third.connect(expect_refusal=True)
     refusal = await third.admission()
     assert refusal is not None and refusal["code"] == "TOO_MANY_CONNECTIONS", refusal
+    # A forged X-Forwarded-For doesn't help: HAProxy appends the real address, and the nodes
+    # take the rightmost address that is not a trusted proxy.
+    forged = await forged_admission(lb, crowd_ip, "203.0.113.7")
+    assert forged is not None and forged["code"] == "TOO_MANY_CONNECTIONS", forged
     placed.append(await admitted(new_ip()))
     placed.append(await admitted(new_ip()))
     assert len(set(placed)) >= 2, placed
+    # Nor can a newcomer spend someone else's allowance by naming their address.
+    assert await forged_admission(lb, new_ip(), crowd_ip) is None
 
 
 async def _all_zero(deployment: Deployment) -> bool:

@@ -16,7 +16,7 @@ from publicrooms.api.metrics import router as metrics_router
 from publicrooms.api.routes import health, router
 from publicrooms.clock import Clock
 from publicrooms.context import AppContext
-from publicrooms.errors import ConnectionTimeout
+from publicrooms.errors import ConnectionTimeout, is_outage
 from publicrooms.realtime.broadcaster import SocketBroadcaster
 from publicrooms.realtime.connections import ConnectionRegistry
 from publicrooms.realtime.gateway import Gateway
@@ -137,7 +137,8 @@ class PublicRooms:
                 user_id, ConnectionTimeout("Disconnected after a long time without activity.")))
         health = HealthChecker(sio=self.sio, registry=self.registry, clock=self.clock,
                                idle_s=cleanup.ping_idle_s, max_missed=cleanup.ping_max_missed)
-        tables = TableSweep(tables=[ctx.limiter, *state.sweepables()], flush=self.flush_events)
+        tables = TableSweep(tables=[ctx.limiter, *state.sweepables()], flush=self.flush_events,
+                            sync_records=ctx.rooms.sync_records)
         scheduler.add("inactive-users", cleanup.inactive_sweep_interval_s, inactive.run)
         # Pings go to this node's own sockets: every node checks the sockets it holds.
         scheduler.add("health-checks", cleanup.ping_interval_s, health.run, cluster=False)
@@ -155,6 +156,9 @@ class PublicRooms:
         scheduler.add("activity-flush", settings.node_heartbeat_interval_s,
                       state.activity.flush, cluster=False)
         scheduler.add("dead-nodes", settings.node_heartbeat_interval_s, self.reap_dead_nodes)
+        if state.shared:
+            scheduler.add("reconcile", settings.node_heartbeat_interval_s,
+                          self.gateway.reconcile, cluster=False)
         return scheduler
 
     async def reap_dead_nodes(self) -> int:
@@ -236,7 +240,12 @@ class PublicRooms:
         await self.gateway.close_all()
         if self.media is not None:
             await self.media.stop()
-        await self.flush_events()
+        try:
+            await self.flush_events()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("suspicious events left in shared state", error=repr(exc))
 
     async def shutdown(self) -> None:
         await self.drain()

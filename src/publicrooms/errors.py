@@ -185,10 +185,14 @@ def _outage_types() -> tuple[type[BaseException], ...]:
 
     return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
             sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
-            sqlalchemy.exc.DisconnectionError, ConnectionError)
+            sqlalchemy.exc.DisconnectionError, ConnectionError, TimeoutError)
 
 
 def is_outage(exc: BaseException) -> bool:
+    import sqlalchemy.exc
+
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
     return isinstance(exc, _outage_types())
 
 

@@ -200,3 +200,26 @@ async def test_rolling_restart_loses_no_acknowledged_message(nodes, clients, htt
         {m.user_id for m in members} | {join["self"]["userId"]}, detail
     assert detail["room"]["currentOccupancy"] == MEMBERS + 1
 
+
+
+async def test_a_stopping_node_warns_only_its_own_clients(nodes, clients) -> None:
+    stopping, staying = nodes(2)
+    await all_ready([stopping, staying])
+    leaving, remaining = clients(stopping.url, NAMESPACE), clients(staying.url, NAMESPACE)
+    viewer = clients(staying.url, "/")
+    for client, name in [(leaving, "Lee"), (remaining, "Rae"), (viewer, None)]:
+        await client.connect()
+        assert await client.admission() is None
+        if name:
+            assert (await client.call("join-room", {"userName": name}))["success"]
+
+    stopping.signal(signal.SIGTERM)
+    await wait_for(lambda: leaving.events["server-shutting-down"], "its own clients are told")
+    assert await stopping.exited(30) in (0, -signal.SIGTERM)
+    # A message published after the stopped node's announcement arrives after it, if at all.
+    ack = await remaining.call("send-message", {"content": "still up"})
+    assert ack["success"], ack
+    await wait_for(lambda: [e for e in remaining.events["new-message"]
+                            if e["message"]["id"] == ack["message"]["id"]], "marker delivered")
+    assert remaining.events["server-shutting-down"] == []
+    assert viewer.events["server-shutting-down"] == []

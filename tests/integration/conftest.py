@@ -65,8 +65,9 @@ def cluster_factory(request, tmp_path) -> Iterator[Callable[..., Cluster]]:  # n
         prefix = f"t{uuid.uuid4().hex[:10]}:"
         prefixes.append(prefix)
         overrides.setdefault("database_url", database_url)
-        settings = [make_settings(tmp_path / f"node{i}", redis_url=REDIS_URL,
-                                  redis_prefix=prefix, **overrides) for i in range(nodes)]
+        overrides.setdefault("redis_url", REDIS_URL)
+        settings = [make_settings(tmp_path / f"node{i}", redis_prefix=prefix, **overrides)
+                    for i in range(nodes)]
         cluster = Cluster(settings, clock)
         started.append(cluster)
         return cluster.start()

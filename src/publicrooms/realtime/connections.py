@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from publicrooms.clock import Clock
@@ -25,7 +25,7 @@ class Connection:
 class ConnectionRegistry:
     """sid → Connection, plus which sockets each user has."""
 
-    def __init__(self, clock: Clock, on_user_activity: Callable[[str], None]) -> None:
+    def __init__(self, clock: Clock, on_user_activity: Callable[[str], Awaitable[None]]) -> None:
         self._clock = clock
         self._on_user_activity = on_user_activity
         self._by_sid: dict[str, Connection] = {}
@@ -41,7 +41,7 @@ class ConnectionRegistry:
     def all(self) -> list[Connection]:
         return list(self._by_sid.values())
 
-    def touch(self, sid: str) -> None:
+    async def touch(self, sid: str) -> None:
         """The client said something: it is alive and its user is active."""
         connection = self._by_sid.get(sid)
         if connection is None:
@@ -49,7 +49,7 @@ class ConnectionRegistry:
         connection.last_activity = self._clock.monotonic()
         connection.missed_pings = 0
         if connection.user_id is not None:
-            self._on_user_activity(connection.user_id)
+            await self._on_user_activity(connection.user_id)
 
     def bind_user(self, sid: str, user_id: str) -> None:
         connection = self._by_sid[sid]

@@ -7,6 +7,7 @@ import structlog
 
 from publicrooms.context import AppContext
 from publicrooms.errors import (
+    is_outage,
     DomainError,
     InvalidUser,
     NotInRoom,
@@ -39,16 +40,20 @@ class Gateway:
         self.sio = sio
         self.ctx = ctx
         self.registry = registry
+        # Engine.IO sids between their admission in shared state and their registry entry.
+        self.admitting: set[str] = set()
 
     async def connect(self, namespace: str, sid: str, environ: dict) -> bool:
         """Admit a namespace connection or tell it why not (`connection-rejected`)."""
         ip_key = self.ctx.ip_key_of_scope(environ["asgi.scope"])
+        eio_sid = ""
         try:
             room_id = None if namespace == LOBBY else self.ctx.rooms.room(room_id_of(namespace)).id
             if self.ctx.shutting_down:
                 raise ServerShuttingDown()
             await self.ctx.abuse.check(ip_key)
             eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+            self.admitting.add(eio_sid)
             try:
                 await self.ctx.guard.admit(ip_key, eio_sid)
             except DomainError as error:
@@ -65,6 +70,8 @@ class Gateway:
                                 namespace=namespace)
             await self.sio.disconnect(sid, namespace=namespace)
             return False
+        finally:
+            self.admitting.discard(eio_sid)
         self.registry.add(Connection(sid=sid, namespace=namespace, ip_key=ip_key,
                                      eio_sid=eio_sid, room_id=room_id))
         return True
@@ -73,6 +80,16 @@ class Gateway:
         connection = self.registry.remove(sid)
         if connection is None:
             return
+        try:
+            await self._cleanup(connection, reason)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # Shared state is away: the node's reconcile job finishes this cleanup later.
+            log.warning("disconnect cleanup deferred", error=repr(exc))
+
+    async def _cleanup(self, connection: Connection, reason: object) -> None:
+        sid = connection.sid
         await self.ctx.guard.release(connection.eio_sid)
         user_id, room_id = connection.user_id, connection.room_id
         if user_id is None:
@@ -88,6 +105,28 @@ class Gateway:
             deliberate = reason in _DELIBERATE
         await self.ctx.rooms.socket_gone(user_id=user_id, room_id=room_id,
                                          joined=connection.joined, deliberate=deliberate)
+
+    async def reconcile(self) -> int:
+        """Finish cleanups an outage interrupted: what shared state says this node holds but
+        the node no longer has is released (seats held for the grace). Returns how many."""
+        node = self.ctx.state.node.node_id
+        # Shared state first, then this node's view: a socket missing from the view afterwards
+        # is gone for good (sids are never reused).
+        sessions = await self.ctx.state.sessions.of_node(node)
+        fixed = 0
+        for user_id, socket in sessions:
+            if self.registry.get(socket.sid) is not None:
+                continue
+            await self.ctx.state.sessions.remove(user_id, socket.sid)
+            if socket.room_id is not None:
+                await self.ctx.rooms.socket_gone(user_id=user_id, room_id=socket.room_id,
+                                                 joined=socket.joined, deliberate=False)
+            fixed += 1
+        live = {c.eio_sid for c in self.registry.all()} | self.admitting
+        fixed += await self.ctx.state.connections.keep_only(node, live)
+        if fixed:
+            log.warning("reconciled with shared state", fixed=fixed)
+        return fixed
 
     async def bind_user(self, sid: str, user_id: str) -> None:
         """The socket speaks for this user from now on (on every node's view)."""
@@ -139,12 +178,12 @@ class Gateway:
         return len(sockets)
 
     async def announce_shutdown(self) -> None:
-        """Tell every connected client the server is going away."""
+        """Tell this node's clients the server is going away (the other nodes stay up)."""
         payload = ServerShuttingDown().payload()
-        await self.sio.emit("server-shutting-down", payload, namespace=LOBBY)
+        await self.sio.emit("server-shutting-down", payload, namespace=LOBBY, ignore_queue=True)
         for room_id in {c.room_id for c in self.registry.all() if c.room_id}:
             await self.sio.emit("server-shutting-down", payload,
-                                namespace=room_namespace(room_id))
+                                namespace=room_namespace(room_id), ignore_queue=True)
 
     async def close_all(self) -> None:
         for connection in self.registry.all():

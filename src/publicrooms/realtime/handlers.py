@@ -32,7 +32,7 @@ def domain_error(exc: BaseException, **context: Any) -> DomainError:
 
 
 def event_handler(sio: socketio.AsyncServer, event: str,
-                  on_event: Callable[[str], None] | None = None) -> Callable[[Handler], Handler]:
+                  on_event: Callable[[str], Awaitable[None]] | None = None) -> Callable[[Handler], Handler]:
     """Answer the ack with the handler's result, or tell the client what went wrong.
 
     `on_event(sid)` runs first: any event from a client counts as activity.
@@ -42,7 +42,7 @@ def event_handler(sio: socketio.AsyncServer, event: str,
         @functools.wraps(handler)
         async def wrapper(namespace: str, sid: str, *args: Any) -> dict[str, Any] | None:
             if on_event is not None:
-                on_event(sid)
+                await on_event(sid)
             try:
                 return await handler(namespace, sid, *args)
             except Exception as exc:

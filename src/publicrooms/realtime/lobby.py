@@ -27,10 +27,10 @@ def register_lobby(sio: socketio.AsyncServer, gateway: Gateway) -> None:
 
     @sio.on("get-rooms", namespace=LOBBY)
     async def get_rooms(sid: str, data: object = None) -> dict:
-        gateway.registry.touch(sid)
+        await gateway.registry.touch(sid)
         return {"rooms": [room.wire() for room in await rooms.list_rooms()]}
 
     @sio.on("pong", namespace=LOBBY)
     async def pong(sid: str, data: object = None) -> dict:
-        gateway.registry.touch(sid)
+        await gateway.registry.touch(sid)
         return {"success": True}

@@ -131,6 +131,6 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
     @sio.on("*", namespace="*")
     async def unknown(event: str, namespace: str, sid: str, *args: Any) -> dict:
         # Still activity; and a client awaiting an ack gets an answer instead of a timeout.
-        registry.touch(sid)
+        await registry.touch(sid)
         error = InvalidRequest(f"Unknown event {event[:40]!r}.")
         return {"error": error.payload()}

@@ -52,9 +52,11 @@ class InactiveUserSweep:
 class TableSweep:
     """Expired rate-limit blocks, reconnect histories, violation windows; flushes abuse events."""
 
-    def __init__(self, *, tables: Sequence[Sweepable], flush: Callable[[], Awaitable[int]]) -> None:
+    def __init__(self, *, tables: Sequence[Sweepable], flush: Callable[[], Awaitable[int]],
+                 sync_records: Callable[[], Awaitable[int]] | None = None) -> None:
         self._tables = tables
         self._flush = flush
+        self._sync_records = sync_records
 
     async def run(self) -> int:
         removed = 0
@@ -62,5 +64,6 @@ class TableSweep:
             result = table.sweep()
             removed += await result if inspect.isawaitable(result) else result
         flushed = await self._flush()
-        log.info("table sweep", removed=removed, events_flushed=flushed)
+        synced = await self._sync_records() if self._sync_records is not None else 0
+        log.info("table sweep", removed=removed, events_flushed=flushed, records_synced=synced)
         return removed

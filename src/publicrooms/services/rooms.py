@@ -12,6 +12,7 @@ import structlog
 
 from publicrooms.clock import Clock
 from publicrooms.errors import (
+    is_outage,
     AlreadyInRoom,
     InvalidRequest,
     NotInRoom,
@@ -108,8 +109,13 @@ class RoomService:
                      joined_at=self._clock.now()),
                 capacity=room.capacity, system_capacity=self._system_capacity)
             if result.outcome is SeatOutcome.SEATED:
-                await self._sql.add_participant(room_id=room.id, user_id=user.id,
-                                                joined_at=result.seat.joined_at)
+                try:
+                    await self._sql.add_participant(room_id=room.id, user_id=user.id,
+                                                    joined_at=result.seat.joined_at)
+                except BaseException:
+                    # Nothing half-applied: without its record the seat is given back.
+                    await self._seats.release(user.id, room.id)
+                    raise
         match result.outcome:
             case SeatOutcome.IN_OTHER_ROOM:
                 raise AlreadyInRoom(details={"roomId": result.seat.room_id})
@@ -233,7 +239,13 @@ class RoomService:
                 return False
             seat, occupancy = released
             await self._holds.unhold(user_id)
-            await self._sql.remove_participant(user_id=user_id)
+            try:
+                await self._sql.remove_participant(user_id=user_id)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                # The seat is free (the truth); the record follows at the next table sweep.
+                log.warning("participant record left for the sweep", error=repr(exc))
         await self._sessions.unjoin_room(user_id, seat.room_id)
         try:
             await self.media.close_participant(seat.room_id, user_id)
@@ -246,6 +258,13 @@ class RoomService:
         if await self._seats.queue_length():
             await self.admit_waiting()
         return True
+
+    async def sync_records(self) -> int:
+        """Participant records follow the live seats (the table sweep calls this)."""
+        seats = []
+        for room_id in self._rooms:
+            seats += [(s.room_id, s.user_id, s.joined_at) for s in await self._seats.seats(room_id)]
+        return await self._sql.sync_participants(seats)
 
     async def seated_in(self, *, user_id: str, room_id: str) -> Seat:
         seat = await self._seats.seat_of(user_id)

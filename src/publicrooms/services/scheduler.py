@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from publicrooms.clock import Clock
+from publicrooms.errors import is_outage
 from publicrooms.state.leases import LeaseStore
 
 log = structlog.get_logger("publicrooms.scheduler")
@@ -90,9 +91,13 @@ class Scheduler:
             result = await job.run()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             job.failures += 1
-            log.exception("scheduled job failed", job=job.name, failures=job.failures)
+            if is_outage(exc):
+                log.warning("scheduled job skipped: backing service unavailable", job=job.name,
+                            failures=job.failures, error=repr(exc))
+            else:
+                log.exception("scheduled job failed", job=job.name, failures=job.failures)
             return None
         finally:
             job.runs += 1

@@ -22,7 +22,7 @@ class UserService:
         name = clean_display_name(display_name, self._display_name_max)
         user = await self._sql.upsert_user(ip_key=ip_key, display_name=name,
                                            now=self._clock.now())
-        self._activity.touch(user.id)
+        await self._activity.touch(user.id)
         return user
 
     async def resolve_user(self, *, ip_key: str, user_id: str | None) -> UserRecord:
@@ -33,5 +33,5 @@ class UserService:
             user = await self._sql.get_user(user_id)
         if user is None or user.ip_key != ip_key:
             raise InvalidUser()
-        self._activity.touch(user.id)
+        await self._activity.touch(user.id)
         return user

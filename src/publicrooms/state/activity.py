@@ -9,8 +9,8 @@ from publicrooms.clock import Clock
 
 
 class ActivityStore(Protocol):
-    def touch(self, user_id: str) -> None:
-        """Per event: a dict store only, never a round trip."""
+    async def touch(self, user_id: str) -> None:
+        """Per event: a dict store; at most one round trip per user per few seconds."""
     async def flush(self) -> None:
         """Publish this node's buffered activity where the sweep will see it."""
     async def take(self) -> dict[str, datetime]:
@@ -23,7 +23,7 @@ class MemoryActivityStore:
         self._clock = clock
         self._last: dict[str, datetime] = {}
 
-    def touch(self, user_id: str) -> None:
+    async def touch(self, user_id: str) -> None:
         self._last[user_id] = self._clock.now()
 
     async def flush(self) -> None:

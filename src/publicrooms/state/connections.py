@@ -37,6 +37,8 @@ class ConnectionStore(Protocol):
     async def open_connections(self, ip_key: str) -> int: ...
     async def release_node(self, node_id: str) -> None:
         """Every connection a dead node held is gone."""
+    async def keep_only(self, node_id: str, live_eio_sids: set[str]) -> int:
+        """Release a live node's connections that it no longer has; returns how many."""
 
 
 class MemoryConnectionStore:
@@ -92,6 +94,9 @@ class MemoryConnectionStore:
 
     async def release_node(self, node_id: str) -> None:
         return None  # one process: its connections die with it
+
+    async def keep_only(self, node_id: str, live_eio_sids: set[str]) -> int:
+        return 0  # in-process counts cannot miss a release
 
     def sweep(self) -> int:
         """Forget attempt histories and waits that have run out."""

@@ -27,7 +27,10 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Fail within seconds while PostgreSQL is unreachable, rather than hang the request.
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                               pool_timeout=5,
+                               connect_args={"timeout": 5, "command_timeout": 10})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

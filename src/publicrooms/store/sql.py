@@ -183,6 +183,31 @@ class SqlStore:
         async with self._session() as session, session.begin():
             await session.execute(delete(models.Participant))
 
+    async def sync_participants(self, seats: Sequence[tuple[str, str, datetime]]) -> int:
+        """Make the participant records mirror the live seats (room, user, joined); returns how
+        many records changed. Repairs what an outage between the two left behind."""
+        wanted = {user_id: (room_id, joined) for room_id, user_id, joined in seats}
+        changed = 0
+        async with self._session() as session, session.begin():
+            rows = (await session.execute(
+                select(models.Participant.user_id, models.Participant.room_id))).all()
+            have = {user_id: room_id for user_id, room_id in rows}
+            stale = [u for u, room in have.items() if wanted.get(u, (None,))[0] != room]
+            if stale:
+                await session.execute(
+                    delete(models.Participant).where(models.Participant.user_id.in_(stale)))
+                changed += len(stale)
+            known = set((await session.scalars(
+                select(models.User.id).where(models.User.id.in_(list(wanted))))).all()) \
+                if wanted else set()
+            for user_id, (room_id, joined) in wanted.items():
+                if user_id in known and (user_id not in have or user_id in stale):
+                    session.add(models.Participant(room_id=room_id, user_id=user_id,
+                                                   joined_at=joined, is_audio_enabled=False,
+                                                   is_video_enabled=False))
+                    changed += 1
+        return changed
+
     async def count_participants(self, room_id: str) -> int:
         async with self._session() as session:
             return await session.scalar(

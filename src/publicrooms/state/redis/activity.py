@@ -15,6 +15,8 @@ end
 return 1
 """
 
+WRITE_THROUGH_S = 10.0
+
 _TAKE = """
 local all = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
@@ -28,13 +30,22 @@ class RedisActivityStore:
         self._key = f"{prefix}activity"
         self._clock = clock
         self._last: dict[str, float] = {}
+        self._written: dict[str, float] = {}  # user → when last written through
         self._flush = redis.register_script(_FLUSH)
         self._take = redis.register_script(_TAKE)
 
-    def touch(self, user_id: str) -> None:
-        self._last[user_id] = self._clock.time()
+    async def touch(self, user_id: str) -> None:
+        now = self._clock.time()
+        self._last[user_id] = now
+        if now - self._written.get(user_id, float("-inf")) >= WRITE_THROUGH_S:
+            # Written through now and then, so whichever node sweeps sees recent activity
+            # without waiting for this node's next flush.
+            self._written[user_id] = now
+            await self._flush(keys=[self._key], args=[user_id, repr(now)])
 
     async def flush(self) -> None:
+        cutoff = self._clock.time() - WRITE_THROUGH_S
+        self._written = {u: t for u, t in self._written.items() if t > cutoff}
         if not self._last:
             return
         taken, self._last = self._last, {}
@@ -58,7 +69,8 @@ class RedisActivityStore:
 
     async def forget(self, user_id: str) -> None:
         self._last.pop(user_id, None)
+        self._written.pop(user_id, None)
         await self._redis.hdel(self._key, user_id)
 
     def table_sizes(self) -> dict[str, int]:
-        return {"activity": len(self._last)}
+        return {"activity": len(self._last), "activity_written": len(self._written)}

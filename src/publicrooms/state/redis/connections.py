@@ -92,6 +92,14 @@ class RedisConnectionStore:
     async def open_connections(self, ip_key: str) -> int:
         return int(await self._redis.scard(f"{self._prefix}conn:{ip_key}"))
 
+    async def keep_only(self, node_id: str, live_eio_sids: set[str]) -> int:
+        stale = [sid for sid in await self._redis.smembers(f"{self._prefix}node:{node_id}:eio")
+                 if sid not in live_eio_sids]
+        for start in range(0, len(stale), 500):
+            await self._release(keys=self._hashes,
+                                args=[self._prefix, "1", *stale[start:start + 500]])
+        return len(stale)
+
     async def release_node(self, node_id: str) -> None:
         node_set = f"{self._prefix}node:{node_id}:eio"
         sids = list(await self._redis.smembers(node_set))

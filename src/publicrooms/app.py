@@ -32,6 +32,7 @@ from publicrooms.security.ipkey import IpKeyer, load_secret
 from publicrooms.security.ratelimit import RateLimiter
 from publicrooms.security.rules import limit_rules
 from publicrooms.services.cleanup import InactiveUserSweep, TableSweep
+from publicrooms.services.media_routing import RoutedMedia
 from publicrooms.services.rooms import RoomService
 from publicrooms.services.scheduler import Scheduler
 from publicrooms.services.users import UserService
@@ -88,11 +89,15 @@ class PublicRooms:
         rooms = [RoomRecord(r.id, r.name, r.capacity, i) for i, r in enumerate(settings.rooms)]
         self.broadcaster = SocketBroadcaster(self.sio, state.sessions)
         self.media = MediaService(settings.media) if settings.media.enabled else None
+        # Media calls go to the room's owning node (this one, in memory mode).
+        self.routed_media = None if self.media is None else RoutedMedia(
+            local=self.media, placement=state.placement, rpc=state.rpc,
+            node_id=state.node.node_id)
         room_service = RoomService(
             sql=sql, seats=state.seats, holds=state.holds, locks=state.locks,
             sessions=state.sessions, broadcaster=self.broadcaster, clock=clock, rooms=rooms,
             system_capacity=settings.system_capacity, history_length=settings.history_length,
-            message_max=settings.message_max, media=self.media,
+            message_max=settings.message_max, media=self.routed_media,
             admission_hold_s=cleanup.rest_seat_hold_s, rest_hold_s=cleanup.rest_seat_hold_s,
             reconnect_grace_s=cleanup.reconnect_grace_s)
         self.ctx = AppContext(
@@ -116,7 +121,7 @@ class PublicRooms:
         self.gateway = Gateway(self.sio, self.ctx, self.registry)
         register_lobby(self.sio, self.gateway)
         register_rooms(self.sio, self.gateway)
-        register_media(self.sio, self.gateway, self.media)
+        register_media(self.sio, self.gateway, self.routed_media)
         self.scheduler = self._build_scheduler()
         self.cluster_jobs = self._build_cluster_jobs()
         self.api = self._build_api()
@@ -173,6 +178,8 @@ class PublicRooms:
                     await self.ctx.rooms.socket_gone(user_id=user_id, room_id=socket.room_id,
                                                      joined=socket.joined, deliberate=False)
             await self.state.connections_of_node_gone(node_id)
+            if self.routed_media is not None:
+                await self.routed_media.node_gone(node_id)
             await self.state.node.forget(node_id)
             log.warning("node gone", node=node_id, sockets=len(sockets))
             reaped += 1
@@ -212,8 +219,8 @@ class PublicRooms:
             # other nodes' too: start-up never deletes it.
             await self.ctx.sql.clear_participants()
         await self.state.start()
-        if self.media is not None:
-            await self.media.start()
+        if self.routed_media is not None:
+            await self.routed_media.start()
         self.scheduler.start()
         self.cluster_jobs.start()
         if self.settings.gc_freeze:
@@ -238,8 +245,8 @@ class PublicRooms:
         await self.cluster_jobs.stop()
         await asyncio.sleep(0)  # let the announcement reach the sockets' send queues
         await self.gateway.close_all()
-        if self.media is not None:
-            await self.media.stop()
+        if self.routed_media is not None:
+            await self.routed_media.stop()
         try:
             await self.flush_events()
         except Exception as exc:

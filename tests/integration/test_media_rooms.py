@@ -13,7 +13,7 @@ from publicrooms.media.settings import MediaSettings
 from tests.media.mediaclient import Participant
 from tests.support.clients import SocketClient, wait_for
 
-pytestmark = [pytest.mark.media, pytest.mark.single_node]
+pytestmark = pytest.mark.media
 ROOM = "/public-room/deep-focus"
 
 
@@ -65,6 +65,11 @@ async def test_two_people_see_and_hear_each_other_through_the_server(server_fact
     ana_socket, ana, _ = await person(server, clients, "Ana", 440.0)
     bo_socket, bo, bo_ack = await person(server, clients, "Bo", 660.0)
     assert {m["participantId"] for m in bo_ack["media"]} == {ana.id}
+    if len(server.nodes) > 1:
+        # Ana and Bo signal through different nodes; the room's media lives on one of them.
+        assert ana_socket.base_url != bo_socket.base_url
+        owners = [node for node in server.nodes if node.app.media.has_room("deep-focus")]
+        assert len(owners) == 1 and owners[0].url == ana_socket.base_url
     try:
         for viewer, publisher, tone in ((ana, bo, 660.0), (bo, ana, 440.0)):
             await wait_for(lambda v=viewer, p=publisher: v.video.get(p.id) and
@@ -130,3 +135,44 @@ async def test_disconnect_closes_media(server_factory, clients) -> None:
     finally:
         for participant in (ana, bo):
             await participant.close(tell_service=False)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.cluster
+async def test_media_moves_when_its_node_stops(cluster_factory, clients) -> None:
+    cluster = cluster_factory(media=MediaSettings(workers=1, loopback_only=True,
+                                                  pli_throttle_s=0.3))
+    owner, second, third = cluster.nodes
+    ana_socket, ana, _ = await person(owner, clients, "Ana", 440.0)
+    bo_socket, bo, _ = await person(second, clients, "Bo", 660.0)
+    carol = None
+    try:
+        await wait_for(lambda: bo.video.get(ana.id) and bo.video[ana.id].count >= 5,
+                       "Bo sees Ana through the owning node", timeout_s=30)
+        assert owner.app.media.has_room("deep-focus")
+
+        await asyncio.to_thread(owner.stop)
+        moved = await wait_for(lambda: bo_socket.events["media-reconnect"],
+                               "Bo is told to reconnect media", timeout_s=15)
+        assert moved[0] == {"reason": "media-node-stopped"}
+        # What a client does on media-reconnect: start over; the room lands on a live node.
+        await bo.close(tell_service=False)
+        bo = Participant(SocketSignalling(bo_socket), "deep-focus", bo.id)
+
+        @bo_socket.sio.on("media-offer", namespace=ROOM)
+        async def on_offer(payload: dict) -> None:
+            asyncio.ensure_future(bo.on_event("media-offer", payload))
+
+        await bo.publish(tone_hz=660.0)
+        await bo.subscribe()
+        assert second.app.media.has_room("deep-focus")
+        carol_socket, carol, _ = await person(third, clients, "Carol", 550.0)
+        await wait_for(lambda: bo.video.get(carol.id) and bo.video[carol.id].count >= 5,
+                       "Bo sees Carol through the new owner", timeout_s=30)
+        await wait_for(lambda: carol.video.get(bo.id) and carol.video[bo.id].count >= 5,
+                       "Carol sees Bo", timeout_s=30)
+    finally:
+        for participant in (ana, bo, carol):
+            if participant is not None:
+                await participant.close(tell_service=False)

@@ -197,6 +197,10 @@ class MediaService:
         totals["workersRestarted"] = self.workers_restarted
         return totals
 
+    def has_room(self, room_id: str) -> bool:
+        """Whether this service holds media for the room (placed, with participants)."""
+        return room_id in self._rooms
+
     def worker_pids(self) -> list[int]:
         return [w.pid for w in self._workers if w.alive and w.pid is not None]
 

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from publicrooms.errors import DomainError, MediaFailed
 from publicrooms.media.errors import InvalidSdp, MediaError, StaleAnswer
-from publicrooms.media.service import MediaService
+from publicrooms.services.media_routing import RoutedMedia
 from publicrooms.realtime.broadcaster import SEATED, room_namespace, user_channel
 from publicrooms.realtime.gateway import Gateway
 from publicrooms.schemas.base import RequestModel, parse
@@ -35,7 +35,7 @@ def media_error(error: MediaError) -> DomainError:
 
 
 def register_media(sio: socketio.AsyncServer, gateway: Gateway,
-                   media: MediaService | None) -> None:
+                   media: RoutedMedia | None) -> None:
     """Media events; with media switched off they answer MEDIA_UNAVAILABLE."""
 
     async def on_media_event(room_id: str, participant_id: str | None, event: str,

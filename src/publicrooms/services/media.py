@@ -8,7 +8,7 @@ from typing import Any, Protocol
 class MediaPort(Protocol):
     async def set_muted(self, room_id: str, participant_id: str, kind: str, muted: bool) -> None: ...
     async def close_participant(self, room_id: str, participant_id: str) -> None: ...
-    def room_media(self, room_id: str) -> list[dict[str, Any]]: ...
+    async def room_media(self, room_id: str) -> list[dict[str, Any]]: ...
     def client_config(self) -> dict[str, Any]: ...
 
 
@@ -21,7 +21,7 @@ class NoMedia:
     async def close_participant(self, room_id: str, participant_id: str) -> None:
         return None
 
-    def room_media(self, room_id: str) -> list[dict[str, Any]]:
+    async def room_media(self, room_id: str) -> list[dict[str, Any]]:
         return []
 
     def client_config(self) -> dict[str, Any]:

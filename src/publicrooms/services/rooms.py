@@ -143,7 +143,7 @@ class RoomService:
             participants=[participant_view(seat) for seat in seats],
             recent_messages=[message_view(m) for m in messages],
             seated_now=seated_now,
-            media=self.media.room_media(room.id),
+            media=await self.media.room_media(room.id),
         )
 
     def join_response(self, result: JoinResult, user: UserRecord) -> JoinResponse:

@@ -19,6 +19,8 @@ from publicrooms.state.holds import HoldStore, MemoryHoldStore
 from publicrooms.state.leases import LeaseStore, MemoryLeaseStore
 from publicrooms.state.locks import LockStore, MemoryLockStore
 from publicrooms.state.nodes import LocalNode, NodeStore
+from publicrooms.state.placement import LocalPlacement, PlacementStore
+from publicrooms.state.rpc import LocalRpc, NodeRpc
 from publicrooms.state.seats import MemorySeatStore, SeatStore
 from publicrooms.state.sessions import MemorySessionStore, SessionStore
 
@@ -37,6 +39,8 @@ class State:
     sessions: SessionStore
     leases: LeaseStore
     node: NodeStore
+    placement: PlacementStore
+    rpc: NodeRpc
     limits_storage_uri: str
     abuse_policy: AbusePolicy
     # python-socketio client manager for cross-node fan-out (None: the in-process default).
@@ -77,13 +81,14 @@ def new_node_id() -> str:
 
 def memory_state(*, clock: Clock, connection_policy: ConnectionPolicy,
                  abuse_policy: AbusePolicy, limits_storage_uri: str) -> State:
+    node_id = new_node_id()
     return State(
         seats=MemorySeatStore(), holds=MemoryHoldStore(clock), locks=MemoryLockStore(),
         blocks=MemoryBlockStore(clock),
         connections=MemoryConnectionStore(clock, connection_policy),
         abuse=MemoryAbuseStore(clock, abuse_policy), activity=MemoryActivityStore(clock),
-        sessions=MemorySessionStore(), leases=MemoryLeaseStore(), node=LocalNode(new_node_id()),
-        limits_storage_uri=limits_storage_uri, abuse_policy=abuse_policy,
+        sessions=MemorySessionStore(), leases=MemoryLeaseStore(), node=LocalNode(node_id),
+        placement=LocalPlacement(node_id), rpc=LocalRpc(), limits_storage_uri=limits_storage_uri, abuse_policy=abuse_policy,
     )
 
 

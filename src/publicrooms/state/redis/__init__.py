@@ -48,8 +48,13 @@ def redis_state(*, url: str, prefix: str, clock: Clock, connection_policy: Conne
         RedisLockStore,
     )
 
+    from publicrooms.state.redis.placement import RedisPlacement
+    from publicrooms.state.redis.rpc import RedisRpc
+
     redis = redis_client(url)
     return State(
+        placement=RedisPlacement(redis, prefix),
+        rpc=RedisRpc(url, redis, prefix, node_id),
         seats=RedisSeatStore(redis, prefix),
         holds=RedisHoldStore(redis, prefix, clock),
         locks=RedisLockStore(redis, prefix),

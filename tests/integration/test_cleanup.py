@@ -185,16 +185,43 @@ async def test_churn_leaves_every_table_empty(server_factory, clients) -> None:
 
     for start in range(0, CHURN_CYCLES, 40):
         await asyncio.gather(*(cycle(i) for i in range(start, start + 40)))
-    app = server.app
-    await wait_for(lambda: app.registry.table_sizes()["connections"] == 0, "sockets gone",
-                   timeout_s=20)
+    nodes = [node.app for node in server.nodes]
+    await wait_for(lambda: all(app.registry.table_sizes()["connections"] == 0 for app in nodes),
+                   "sockets gone", timeout_s=20)
     # Let every window and history run out, then sweep.
     await advance(server, clock, 3600)
     await asyncio.sleep(1.2)  # the limits library's windows run on system time (1 s here)
+    app = server.app
     await server.acall(lambda: app.scheduler.run_now("tables"))
     await server.acall(lambda: app.scheduler.run_now("inactive-users"))
+
+    def all_empty() -> bool:
+        return all(v == 0 for node in nodes for v in node.table_sizes().values())
+
     with contextlib.suppress(AssertionError):
-        await wait_for(lambda: all(v == 0 for v in app.table_sizes().values()),
-                       "every table empty", timeout_s=10)
-    sizes = app.table_sizes()
-    assert sizes == dict.fromkeys(sizes, 0)
+        await wait_for(all_empty, "every table empty", timeout_s=10)
+    for node in nodes:
+        sizes = node.table_sizes()
+        assert sizes == dict.fromkeys(sizes, 0)
+    if server.settings.redis_url:
+        # Shared state stays flat too: what is left either expires by itself or is fixed-size.
+        await wait_for(lambda: lasting_keys(server.settings), "only fixed-size keys last",
+                       timeout_s=10)
+
+
+async def lasting_keys(settings) -> bool:  # noqa: ANN001
+    """True when every key under the prefix without a TTL is one of the fixed-size ones."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    prefix = settings.redis_prefix
+    try:
+        lasting = []
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            if await client.pttl(key) == -1:
+                lasting.append(key.removeprefix(prefix))
+    finally:
+        await client.aclose()
+    fixed = {"queue:seq", "nodes"}
+    assert set(lasting) <= fixed, sorted(set(lasting) - fixed)[:20]
+    return True

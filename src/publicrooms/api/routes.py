@@ -125,7 +125,7 @@ async def liveness() -> dict:
 
 @health.get("/ready")
 async def readiness(request: Request) -> dict:
-    """The database answers and start-up has finished."""
+    """The database (and shared state, when scaled out) answers; start-up has finished."""
     from sqlalchemy import text
 
     ctx = context(request)
@@ -133,4 +133,5 @@ async def readiness(request: Request) -> dict:
         raise ServerShuttingDown()
     async with ctx.sql.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+    await ctx.state.ping()
     return {"status": "ready"}

@@ -67,6 +67,11 @@ class State:
         """Announce this node (its first heartbeat)."""
         await self.node.heartbeat()
 
+    async def ping(self) -> None:
+        """Raise if shared state is unreachable (readiness)."""
+        if self.redis is not None:
+            await self.redis.ping()
+
     async def connections_of_node_gone(self, node_id: str) -> None:
         await self.connections.release_node(node_id)
 

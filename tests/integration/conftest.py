@@ -26,57 +26,60 @@ def topology(request) -> str:  # noqa: ANN001
     return request.param
 
 
-@pytest.fixture
-def server_factory(request, tmp_path, topology) -> Iterator[Callable[..., LiveServer]]:  # noqa: ANN001
-    started: list[LiveServer | Cluster] = []
-    prefixes: list[str] = []
-    # One database for the whole cluster (made now: tests call start() inside their loop).
-    database_url = request.getfixturevalue("pg_database_url") if topology == THREE else None
+class _Clusters:
+    """Starts clusters for one test (each on its own Redis prefix) and cleans up after it."""
 
-    def start(clock: FakeClock | None = None, *, nodes: int = 3, **overrides):  # noqa: ANN003, ANN202
-        if topology != THREE:
-            server = LiveServer(make_settings(tmp_path, **overrides), clock).start()
-            started.append(server)
-            return server
+    def __init__(self, tmp_path, database_url: str | None) -> None:  # noqa: ANN001
+        self._tmp_path = tmp_path
+        self._database_url = database_url
+        self.started: list[Cluster] = []
+        self._prefixes: list[str] = []
+
+    def start(self, clock: FakeClock | None = None, *, nodes: int = 3,
+              **overrides) -> Cluster:  # noqa: ANN003
         prefix = f"t{uuid.uuid4().hex[:10]}:"
-        prefixes.append(prefix)
-        overrides.setdefault("database_url", database_url)
-        settings = [make_settings(tmp_path / f"node{i}", redis_url=REDIS_URL,
-                                  redis_prefix=prefix, **overrides) for i in range(nodes)]
+        self._prefixes.append(prefix)
+        overrides.setdefault("database_url", self._database_url)
+        overrides.setdefault("redis_url", REDIS_URL)
+        settings = [make_settings(self._tmp_path / f"node{i}", redis_prefix=prefix, **overrides)
+                    for i in range(nodes)]
         cluster = Cluster(settings, clock)
-        started.append(cluster)
+        self.started.append(cluster)
         return cluster.start()
 
+    def close(self) -> None:
+        for cluster in self.started:
+            cluster.stop()
+        for prefix in self._prefixes:
+            asyncio.run(delete_prefix(REDIS_URL, prefix))
+
+
+@pytest.fixture
+def server_factory(request, tmp_path, topology) -> Iterator[Callable[..., LiveServer]]:  # noqa: ANN001
+    singles: list[LiveServer] = []
+    # One database for the whole cluster (made now: tests call start() inside their loop).
+    clusters = _Clusters(tmp_path, request.getfixturevalue("pg_database_url")
+                         if topology == THREE else None)
+
+    def start(clock: FakeClock | None = None, **overrides):  # noqa: ANN003, ANN202
+        if topology == THREE:
+            return clusters.start(clock, **overrides)
+        server = LiveServer(make_settings(tmp_path, **overrides), clock).start()
+        singles.append(server)
+        return server
+
     yield start
-    for server in started:
+    for server in singles:
         server.stop()
-    for prefix in prefixes:
-        asyncio.run(delete_prefix(REDIS_URL, prefix))
+    clusters.close()
 
 
 @pytest.fixture
 def cluster_factory(request, tmp_path) -> Iterator[Callable[..., Cluster]]:  # noqa: ANN001
     """Clusters only (multi-node scenarios): Redis-linked nodes on one PostgreSQL database."""
-    started: list[Cluster] = []
-    prefixes: list[str] = []
-    database_url = request.getfixturevalue("pg_database_url")
-
-    def start(clock: FakeClock | None = None, *, nodes: int = 3, **overrides) -> Cluster:  # noqa: ANN003
-        prefix = f"t{uuid.uuid4().hex[:10]}:"
-        prefixes.append(prefix)
-        overrides.setdefault("database_url", database_url)
-        overrides.setdefault("redis_url", REDIS_URL)
-        settings = [make_settings(tmp_path / f"node{i}", redis_prefix=prefix, **overrides)
-                    for i in range(nodes)]
-        cluster = Cluster(settings, clock)
-        started.append(cluster)
-        return cluster.start()
-
-    yield start
-    for cluster in started:
-        cluster.stop()
-    for prefix in prefixes:
-        asyncio.run(delete_prefix(REDIS_URL, prefix))
+    clusters = _Clusters(tmp_path, request.getfixturevalue("pg_database_url"))
+    yield clusters.start
+    clusters.close()
 
 
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001

@@ -33,12 +33,12 @@ async def test_join_chat_toggle_leave_flow(backend_server, clients, transport) -
         "roomId": "deep-focus", "currentOccupancy": 1, "capacity": 10, "isFull": False}
 
     sent = await ana.call("send-message", {"content": "hello <b>there</b>"})
-    assert sent["success"] is True and sent["message"]["content"] == "hello there"
+    assert sent["success"] is True and sent["message"]["content"] == "hello <b>there</b>"
 
     bo, bo_ack = await join(clients, server, "Bo", transports=[transport])
     bo_id = bo_ack["self"]["userId"]
     assert [p["displayName"] for p in bo_ack["participants"]] == ["Ana", "Bo"]
-    assert [m["content"] for m in bo_ack["recentMessages"]] == ["hello there"]
+    assert [m["content"] for m in bo_ack["recentMessages"]] == ["hello <b>there</b>"]
     message = bo_ack["recentMessages"][0]
     assert message["senderId"] == ana_id and message["senderName"] == "Ana"
     assert message["timestamp"].endswith("Z") and "T" in message["timestamp"]

@@ -26,8 +26,9 @@ class RecordingBroadcaster:
                       data: dict[str, Any]) -> None:
         self.user_events.append((room_id, user_id, event, data))
 
-    async def detach(self, room_id: str, user_id: str) -> None:
-        return None
+    async def user_left(self, room_id: str, user_id: str, occupancy: int) -> None:
+        self.room_events.append((room_id, "user-left",
+                                 {"userId": user_id, "currentOccupancy": occupancy}))
 
 
 class FakeSqlStore:

@@ -25,7 +25,8 @@ class FakeSio:
     def __init__(self) -> None:
         self.emitted: list[tuple[str, dict, str, str]] = []
 
-    async def emit(self, event: str, data: dict, to: str, namespace: str) -> None:
+    async def emit(self, event: str, data: dict, to: str, namespace: str,
+                   ignore_queue: bool = False) -> None:
         self.emitted.append((event, data, to, namespace))
 
 

@@ -46,9 +46,12 @@ class SocketBroadcaster:
         await self._sio.emit(event, data, room=user_channel(user_id),
                              namespace=room_namespace(room_id))
 
-    async def detach(self, room_id: str, user_id: str) -> None:
+    async def user_left(self, room_id: str, user_id: str, occupancy: int) -> None:
         namespace = room_namespace(room_id)
         for socket in await self._sessions.sockets(user_id):
             if socket.namespace == namespace:
-                # A socket on another node leaves through the manager's message queue.
+                # A socket on another node leaves through the manager's message queue, which
+                # keeps order: it is out before the announcement below reaches that node.
                 await self._sio.leave_room(socket.sid, SEATED, namespace=namespace)
+        await self._sio.emit("user-left", {"userId": user_id, "currentOccupancy": occupancy},
+                             room=SEATED, namespace=namespace)

@@ -67,7 +67,7 @@ class Gateway:
             # server-side. socket.io-client takes a plain server disconnect as final, whereas
             # a refusal packet carrying data makes it reconnect in a loop.
             await self.sio.emit("connection-rejected", error.payload(), to=sid,
-                                namespace=namespace)
+                                namespace=namespace, ignore_queue=True)
             await self.sio.disconnect(sid, namespace=namespace)
             return False
         finally:

@@ -47,7 +47,8 @@ def event_handler(sio: socketio.AsyncServer, event: str,
                 return await handler(namespace, sid, *args)
             except Exception as exc:
                 error = domain_error(exc, socket_event=event, namespace=namespace)
-                await sio.emit("error", error.payload(), to=sid, namespace=namespace)
+                await sio.emit("error", error.payload(), to=sid, namespace=namespace,
+                               ignore_queue=True)  # the socket is ours: no fan-out
                 return error_ack(error)
 
         return wrapper

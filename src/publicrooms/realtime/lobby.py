@@ -19,7 +19,7 @@ def register_lobby(sio: socketio.AsyncServer, gateway: Gateway) -> None:
             return
         snapshot = await rooms.list_rooms()
         await sio.emit("rooms", {"rooms": [room.wire() for room in snapshot]}, to=sid,
-                       namespace=LOBBY)
+                       namespace=LOBBY, ignore_queue=True)  # our own socket: no fan-out
 
     @sio.on("disconnect", namespace=LOBBY)
     async def disconnect(sid: str, reason: object = None) -> None:

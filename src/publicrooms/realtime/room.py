@@ -102,7 +102,7 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
             reset = ctx.clock.now() + timedelta(seconds=error.retry_after_s or 0)
             await sio.emit("rate-limit-exceeded", {
                 "action": "chat", "retryAfter": error.retry_after, "resetTime": iso(reset),
-            }, to=sid, namespace=namespace)
+            }, to=sid, namespace=namespace, ignore_queue=True)
             raise
         message = await ctx.rooms.send_message(room_id=conn.room_id, user_id=conn.user_id,
                                                content=payload.content)

@@ -17,5 +17,5 @@ class Broadcaster(Protocol):
                       data: dict[str, Any]) -> None:
         """Send to one user's sockets in a room namespace (seated or waiting)."""
 
-    async def detach(self, room_id: str, user_id: str) -> None:
-        """Stop room broadcasts to this user (their seat is gone)."""
+    async def user_left(self, room_id: str, user_id: str, occupancy: int) -> None:
+        """The user's seat is gone: tell the room (`user-left`); the user hears it no more."""

@@ -251,9 +251,7 @@ class RoomService:
             await self.media.close_participant(seat.room_id, user_id)
         except Exception:
             log.exception("closing media failed", room_id=seat.room_id)
-        await self._broadcaster.detach(seat.room_id, user_id)
-        await self._broadcaster.to_room(seat.room_id, "user-left",
-                                        {"userId": user_id, "currentOccupancy": occupancy})
+        await self._broadcaster.user_left(seat.room_id, user_id, occupancy)
         await self._announce_occupancy(self.room(seat.room_id), occupancy)
         if await self._seats.queue_length():
             await self.admit_waiting()

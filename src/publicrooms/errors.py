@@ -185,7 +185,8 @@ def _outage_types() -> tuple[type[BaseException], ...]:
 
     return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
             sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
-            sqlalchemy.exc.DisconnectionError, ConnectionError, TimeoutError)
+            sqlalchemy.exc.DisconnectionError, sqlalchemy.exc.TimeoutError, ConnectionError,
+            TimeoutError)
 
 
 def is_outage(exc: BaseException) -> bool:

@@ -143,6 +143,9 @@ async def test_five_hundred_joins_over_three_nodes_against_capacity_100(cluster_
     sampler = asyncio.create_task(sample())
     acks = await asyncio.gather(*(p.call("join-room", {"userName": f"P{i}"}, timeout_s=60)
                                   for i, p in enumerate(people)))
+    codes = sorted({a["error"]["code"] for a in acks if "error" in a})
+    assert codes == ["SYSTEM_AT_CAPACITY"], [a for a in acks if "error" in a and
+                                             a["error"]["code"] != "SYSTEM_AT_CAPACITY"][:3]
     seated = [p for p, a in zip(people, acks) if a.get("success")]
     waiting = {a["error"]["details"]["position"]: p for p, a in zip(people, acks)
                if "error" in a}

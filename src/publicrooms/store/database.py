@@ -28,8 +28,8 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     # Fail within seconds while PostgreSQL is unreachable, rather than hang the request.
+    # (A burst may still wait its turn for a pooled connection: the pool timeout stays 30 s.)
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
-                               pool_timeout=5,
                                connect_args={"timeout": 5, "command_timeout": 10})
 
 

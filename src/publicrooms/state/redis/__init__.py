@@ -13,12 +13,12 @@ from publicrooms.state.connections import ConnectionPolicy
 
 
 def connection_pool(url: str, *, decode_responses: bool = True):  # noqa: ANN201
-    """A bounded pool: under a burst, requests wait (up to 5 s) for a connection rather than
+    """A bounded pool: under a burst, requests wait (up to 10 s) for a connection rather than
     fail; while Redis is unreachable, they fail within seconds, not minutes."""
     from redis.asyncio import BlockingConnectionPool
 
     return BlockingConnectionPool.from_url(
-        url, max_connections=64, timeout=5, decode_responses=decode_responses,
+        url, max_connections=64, timeout=10, decode_responses=decode_responses,
         socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=5)
 
 

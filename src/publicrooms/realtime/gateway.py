@@ -122,8 +122,15 @@ class Gateway:
                 await self.ctx.rooms.socket_gone(user_id=user_id, room_id=socket.room_id,
                                                  joined=socket.joined, deliberate=False)
             fixed += 1
-        live = {c.eio_sid for c in self.registry.all()} | self.admitting
-        fixed += await self.ctx.state.connections.keep_only(node, live)
+        live: set[str] | None = None
+
+        def is_live(eio_sid: str) -> bool:
+            nonlocal live
+            if live is None:  # first asked once shared state has been read
+                live = {c.eio_sid for c in self.registry.all()} | self.admitting
+            return eio_sid in live
+
+        fixed += await self.ctx.state.connections.keep_only(node, is_live)
         if fixed:
             log.warning("reconciled with shared state", fixed=fixed)
         return fixed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,8 +38,9 @@ class ConnectionStore(Protocol):
     async def open_connections(self, ip_key: str) -> int: ...
     async def release_node(self, node_id: str) -> None:
         """Every connection a dead node held is gone."""
-    async def keep_only(self, node_id: str, live_eio_sids: set[str]) -> int:
-        """Release a live node's connections that it no longer has; returns how many."""
+    async def keep_only(self, node_id: str, is_live: Callable[[str], bool]) -> int:
+        """Release a live node's connections that it no longer has (asked after reading
+        shared state, so a connection admitted meanwhile counts as live); how many."""
 
 
 class MemoryConnectionStore:
@@ -95,7 +97,7 @@ class MemoryConnectionStore:
     async def release_node(self, node_id: str) -> None:
         return None  # one process: its connections die with it
 
-    async def keep_only(self, node_id: str, live_eio_sids: set[str]) -> int:
+    async def keep_only(self, node_id: str, is_live: Callable[[str], bool]) -> int:
         return 0  # in-process counts cannot miss a release
 
     def sweep(self) -> int:

@@ -45,7 +45,7 @@ def _upgrade(connection: Connection) -> None:
 
 
 # Nodes starting together take turns: the first migrates, the others find the schema current.
-_MIGRATION_LOCK = 0x7075626C6963  # "public"
+MIGRATION_LOCK = 0x7075626C6963  # "public"
 
 
 async def migrate(engine: AsyncEngine) -> None:
@@ -55,5 +55,5 @@ async def migrate(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                     {"key": _MIGRATION_LOCK})
+                                     {"key": MIGRATION_LOCK})
         await connection.run_sync(_upgrade)

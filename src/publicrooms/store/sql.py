@@ -136,6 +136,14 @@ class SqlStore:
     async def sync_rooms(self, rooms: Sequence[RoomRecord], now: datetime) -> None:
         """Create configured rooms that are missing and update names/capacities of the rest."""
         async with self._session() as session, session.begin():
+            if self.engine.dialect.name == "postgresql":
+                # Nodes starting together take turns, as for migrations.
+                from sqlalchemy import text
+
+                from publicrooms.store.database import MIGRATION_LOCK
+
+                await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                      {"key": MIGRATION_LOCK})
             existing = {row.id: row for row in await session.scalars(select(models.Room))}
             for room in rooms:
                 row = existing.get(room.id)

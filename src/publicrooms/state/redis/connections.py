@@ -92,9 +92,9 @@ class RedisConnectionStore:
     async def open_connections(self, ip_key: str) -> int:
         return int(await self._redis.scard(f"{self._prefix}conn:{ip_key}"))
 
-    async def keep_only(self, node_id: str, live_eio_sids: set[str]) -> int:
-        stale = [sid for sid in await self._redis.smembers(f"{self._prefix}node:{node_id}:eio")
-                 if sid not in live_eio_sids]
+    async def keep_only(self, node_id: str, is_live) -> int:  # noqa: ANN001
+        members = await self._redis.smembers(f"{self._prefix}node:{node_id}:eio")
+        stale = [sid for sid in members if not is_live(sid)]
         for start in range(0, len(stale), 500):
             await self._release(keys=self._hashes,
                                 args=[self._prefix, "1", *stale[start:start + 500]])

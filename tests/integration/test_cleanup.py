@@ -127,7 +127,12 @@ async def test_inactive_user_is_disconnected_and_deleted(server_factory, clients
     gone = await wait_for(lambda: ana.events["user-left"], "room told")
     assert gone[0] == {"userId": bo_id, "currentOccupancy": 1}
     sql = server.app.ctx.sql
-    assert await server.acall(lambda: sql.get_user(bo_id)) is None
+
+    async def bo_deleted() -> bool:
+        # The sweep tells the room first, then deletes (possibly on another node).
+        return await server.acall(lambda: sql.get_user(bo_id)) is None
+
+    await wait_for(bo_deleted, "Bo's record deleted")
     assert await server.acall(lambda: sql.count_messages(user_id=bo_id)) == 0
     assert await server.acall(lambda: sql.count_participants("deep-focus")) == 1
     assert await server.acall(lambda: sql.get_user(ana_id)) is not None

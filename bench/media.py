@@ -3,6 +3,12 @@
     .venv/bin/python bench/media.py            # all scenarios, table into bench/README.md
     .venv/bin/python bench/media.py --quick    # shorter runs, no README update
     PROFILE=1 .venv/bin/python bench/media.py --only 6   # cProfile the worker, print hot spots
+    .venv/bin/python bench/media.py --compare /tmp/mediasoup-ref   # side by side with mediasoup
+
+`--compare DIR` runs the 1 -> N scenarios against publicrooms and against the mediasoup 3.27.1
+reference (a copy of ../shared/anchors/mediasoup with `npm ci` done, see its README) in turn,
+alternating which goes first, with the same replayed media, the same counting clients and the
+same decoding probe, and prints both and their ratio.
 
 Publishers replay pre-encoded VP8 (640x480, 30 fps, ~1 Mbit/s) and Opus (20 ms) so the
 benchmark process does not spend its CPU encoding. One subscriber per scenario decodes video
@@ -351,6 +357,143 @@ def rtp_packets(count: int, size: int = 1100) -> list[bytes]:
     return result
 
 
+# --- the mediasoup reference ------------------------------------------------------------------
+
+
+def _proc_cpu(pid: int) -> tuple[float, float]:
+    """(user + system, user) CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]) / tick, int(fields[12]) / tick
+    return user + system, user
+
+
+class Mediasoup:
+    """The reference SFU (`server.js` from ../shared/anchors/mediasoup) as a child process."""
+
+    def __init__(self, directory: str, port: int = 8090) -> None:
+        self.directory, self.port = Path(directory), port
+        self.process: asyncio.subprocess.Process | None = None
+        self.worker_pid = 0
+
+    async def start(self) -> None:
+        env = dict(os.environ, MEDIASOUP_WORKER_BIN=str(self.directory / "mediasoup-worker"),
+                   RTC_PORT_MIN="40000", RTC_PORT_MAX="40999")
+        self.process = await asyncio.create_subprocess_exec(
+            "node", "server.js", str(self.port), cwd=self.directory, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 20)
+        if not line:
+            raise RuntimeError("mediasoup reference did not start (see its README: npm ci, libraries)")
+        import json
+        self.worker_pid = json.loads(line)["worker_pid"]
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        import json
+        import urllib.request
+
+        def go() -> dict[str, Any]:
+            data = json.dumps(body).encode() if body is not None else None
+            request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                             headers={"content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=20) as response:
+                return json.loads(response.read())
+
+        return await asyncio.to_thread(go)
+
+    async def stats(self) -> dict[str, Any]:
+        result = await self.call("GET", "/stats")
+        cpu, user = _proc_cpu(self.worker_pid)
+        return {"packetsForwarded": result["fwd_pkts"], "cpuSeconds": cpu, "cpuUserSeconds": user,
+                "downTracks": result["consumers"]}
+
+
+class ReferencePeer:
+    """A publisher or subscriber of the reference: the same replayed media and counting."""
+
+    def __init__(self, pid: str, decode: bool) -> None:
+        self.id, self.decode, self.decode_from = pid, decode, "pub0"
+        self.pc = peer_connection()
+        self.video: ReplayTrack | None = None
+        self.packets = 0
+        self.frames: list[tuple[float, int, str]] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def publish(self, sfu: Mediasoup, video_packets: list[bytes], audio_packets: list[bytes]) -> None:
+        self.video = ReplayTrack("video", video_packets, 90000, 90000 // FPS, 1 / FPS)
+        self.pc.addTrack(self.video)
+        self.pc.addTrack(ReplayTrack("audio", audio_packets, 48000, 960, 0.02))
+        await self._negotiate(sfu, "/publish")
+
+    async def subscribe(self, sfu: Mediasoup) -> None:
+        self.pc.addTransceiver("video", direction="recvonly")
+        self.pc.addTransceiver("audio", direction="recvonly")
+        self.pc.on("track", self._on_track)
+        await self._negotiate(sfu, "/subscribe")
+
+    async def _negotiate(self, sfu: Mediasoup, path: str) -> None:
+        offer = await self.pc.createOffer()
+        aiortc_adapter.prepare_gathering(self.pc)
+        await self.pc.setLocalDescription(offer)
+        if path == "/subscribe" and not self.decode:
+            aiortc_adapter.hook_datagrams(self.pc, self._count, lambda: 0)
+        answer = await sfu.call("POST", path, {"sdp": self.pc.localDescription.sdp, "type": "offer"})
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+
+    def _count(self, data: bytes, arrival_ms: int) -> None:
+        self.packets += 1
+
+    def _on_track(self, track: Any) -> None:
+        if self.decode:
+            self.tasks.append(asyncio.ensure_future(self._consume(track)))
+
+    async def _consume(self, track: Any) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                if track.kind == "video":
+                    self.frames.append((time.monotonic(), read_number(frame), self.decode_from))
+        except Exception:
+            pass
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await self.pc.close()
+
+
+async def run_reference(name: str, directory: str, subscribers: int, seconds: float, video: list[bytes],
+                        audio: list[bytes]) -> dict[str, Any]:
+    """1 publisher -> N subscribers through mediasoup, measured like `run_scenario`."""
+    sfu = Mediasoup(directory)
+    await sfu.start()
+    people: list[ReferencePeer] = []
+    try:
+        source = ReferencePeer("pub0", decode=False)
+        people.append(source)
+        await source.publish(sfu, video, audio)
+        for i in range(subscribers):
+            person = ReferencePeer(f"sub{i}", decode=(i == 0))
+            people.append(person)
+            await person.subscribe(sfu)
+        probe = people[1]
+        deadline = time.monotonic() + 20
+        while not probe.frames and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3.0)
+        return await measure(name, sfu.stats, probe, source, seconds, None)
+    finally:
+        for person in people:
+            await person.close()
+        await sfu.stop()
+
+
 # --- scenarios --------------------------------------------------------------------------------
 
 
@@ -385,40 +528,46 @@ async def run_scenario(
             await asyncio.sleep(0.1)
         await asyncio.sleep(3.0)  # warm-up: every subscriber connected and past its keyframe
 
-        before = await service.stats()
-        start = time.monotonic()
-        frames_before = len(probe.frames)
-        await asyncio.sleep(seconds)
-        after = await service.stats()
-        elapsed = time.monotonic() - start
-
-        forwarded = after["packetsForwarded"] - before["packetsForwarded"]
-        cpu_s = after["cpuSeconds"] - before["cpuSeconds"]
-        user_s = after["cpuUserSeconds"] - before["cpuUserSeconds"]
-        window = [f for f in probe.frames[frames_before:] if f[2] == probe.decode_from]
         source = next(p for p in people if p.id == probe.decode_from)
-        latencies = []
-        for arrival, number, owner in window:
-            sent = source.video.sent_at.get(number) if source.video and owner == source.id else None
-            if sent is not None and 0 <= arrival - sent < 2:
-                latencies.append(arrival - sent)
-        return {
-            "name": name,
-            "downTracks": after["downTracks"],
-            "forwardedPps": forwarded / elapsed,
-            "cpuPercent": 100 * cpu_s / elapsed,
-            "usPerPacket": 1e6 * cpu_s / forwarded if forwarded else float("nan"),
-            "userUsPerPacket": 1e6 * user_s / forwarded if forwarded else float("nan"),
-            "fps": len(window) / elapsed,
-            "latencyMs": 1000 * statistics.median(latencies) if latencies else float("nan"),
-            "latencyP95Ms": 1000 * sorted(latencies)[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
-            "profileDir": profile_dir,
-        }
+        return await measure(name, service.stats, probe, source, seconds, profile_dir)
     finally:
         router.people.clear()
         await service.stop()  # closes every room at once: no renegotiation storm on the way out
         for person in people:
             await person.close()
+
+
+async def measure(name: str, stats: Any, probe: Any, source: Any, seconds: float,
+                  profile_dir: str | None) -> dict[str, Any]:
+    """Worker CPU per forwarded packet over `seconds`, and the probe's frame rate and latency."""
+    before = await stats()
+    start = time.monotonic()
+    frames_before = len(probe.frames)
+    await asyncio.sleep(seconds)
+    after = await stats()
+    elapsed = time.monotonic() - start
+
+    forwarded = after["packetsForwarded"] - before["packetsForwarded"]
+    cpu_s = after["cpuSeconds"] - before["cpuSeconds"]
+    user_s = after["cpuUserSeconds"] - before["cpuUserSeconds"]
+    window = [f for f in probe.frames[frames_before:] if f[2] == probe.decode_from]
+    latencies = []
+    for arrival, number, owner in window:
+        sent = source.video.sent_at.get(number) if source.video and owner == source.id else None
+        if sent is not None and 0 <= arrival - sent < 2:
+            latencies.append(arrival - sent)
+    return {
+        "name": name,
+        "downTracks": after["downTracks"],
+        "forwardedPps": forwarded / elapsed,
+        "cpuPercent": 100 * cpu_s / elapsed,
+        "usPerPacket": 1e6 * cpu_s / forwarded if forwarded else float("nan"),
+        "userUsPerPacket": 1e6 * user_s / forwarded if forwarded else float("nan"),
+        "fps": len(window) / elapsed,
+        "latencyMs": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "latencyP95Ms": 1000 * sorted(latencies)[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
+        "profileDir": profile_dir,
+    }
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -467,7 +616,12 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", type=int, help="only 1 publisher -> N subscribers")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--compare", metavar="DIR", help="also run the mediasoup reference in DIR, side by side")
+    parser.add_argument("--fanouts", default="1,3,6,12", help="subscriber counts for --compare")
     args = parser.parse_args()
+    if args.compare:
+        await compare(args.compare, [int(n) for n in args.fanouts.split(",")], args.seconds)
+        return
     profile = bool(os.environ.get("PROFILE"))
     seconds = 4.0 if args.quick else args.seconds
     video, audio = encode_video(), encode_audio()
@@ -491,6 +645,38 @@ async def main() -> None:
     print(text)
     if not args.quick and args.only is None:
         update_readme(README_HEADER + text + "\n\n" + HOT_HEADER + hot_text + "\n" + README_FOOTER)
+
+
+async def compare(directory: str, fanouts: list[int], seconds: float) -> None:
+    """publicrooms and mediasoup, interleaved (the order alternates), with the load average."""
+    video, audio = encode_video(), encode_audio()
+    rows = []
+    for index, n in enumerate(fanouts):
+        name = f"1 → {n}"
+        load_before = Path("/proc/loadavg").read_text().split()[0]
+        runs: dict[str, dict[str, Any]] = {}
+        order = ("publicrooms", "mediasoup") if index % 2 == 0 else ("mediasoup", "publicrooms")
+        for which in order:
+            if which == "publicrooms":
+                runs[which] = await run_scenario(name, 1, n, seconds, video, audio, False)
+            else:
+                runs[which] = await run_reference(name, directory, n, seconds, video, audio)
+            print(f"{which:12} {table([runs[which]]).splitlines()[-1]}", flush=True)
+        load_after = Path("/proc/loadavg").read_text().split()[0]
+        rows.append((name, runs, f"{load_before}–{load_after}"))
+    lines = [
+        "| fan-out | mediasoup µs/pkt (user) | publicrooms µs/pkt (user) | publicrooms / mediasoup "
+        "| fps ms / pr | latency p95 ms / pr | load avg |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, runs, load in rows:
+        m, p = runs["mediasoup"], runs["publicrooms"]
+        lines.append(
+            f"| {name} | {m['usPerPacket']:.1f} ({m['userUsPerPacket']:.1f}) | {p['usPerPacket']:.1f} "
+            f"({p['userUsPerPacket']:.1f}) | {p['usPerPacket'] / m['usPerPacket']:.2f} "
+            f"| {m['fps']:.1f} / {p['fps']:.1f} | {m['latencyP95Ms']:.0f} / {p['latencyP95Ms']:.0f} | {load} |"
+        )
+    print("\n".join(lines))
 
 
 README_HEADER = """## Media

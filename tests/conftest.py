@@ -15,10 +15,10 @@ from publicrooms.media.settings import MediaSettings
 from publicrooms.settings import RoomConfig, Settings
 from tests.support.clients import SocketClient, http_client, new_ip
 from tests.support.live import LiveServer
+from tests.support.postgres import asyncpg_url, create_database, drop_database
 
 configure_logging("warning")
 
-PG_ADMIN_DSN = os.environ.get("PUBLICROOMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PUBLICROOMS_TEST_REDIS", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI") == "true"
 
@@ -87,34 +87,12 @@ def server(server_factory) -> LiveServer:  # noqa: ANN001
     return server_factory()
 
 
-async def _create_pg_database() -> str:
-    import asyncpg
-
-    name = f"publicrooms_test_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return name
-
-
-async def _drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
 def pg_database_url() -> Iterator[str]:
-    name = asyncio.run(_create_pg_database())
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    yield f"{base}/{name}"
-    asyncio.run(_drop_pg_database(name))
+    name = f"publicrooms_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(create_database(name))
+    yield asyncpg_url(name)
+    asyncio.run(drop_database(name))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import PG_ADMIN_DSN
 from tests.support.clients import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,26 +133,6 @@ def kill_tree(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-async def create_database(name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-async def drop_database(name: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
 
 
 async def all_ready(nodes: list[Node]) -> None:

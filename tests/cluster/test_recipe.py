@@ -29,14 +29,14 @@ from tests.cluster.processes import (
     PUBLICROOMS_BIN,
     REPO,
     attach_logs,
-    drop_database,
     free_ports,
     is_ready,
     kill_tree,
     socket_count,
 )
-from tests.conftest import PG_ADMIN_DSN, REDIS_URL
+from tests.conftest import REDIS_URL
 from tests.support.clients import SocketClient, new_ip, wait_for
+from tests.support.postgres import PG_ADMIN_DSN, drop_database
 
 pytestmark = [pytest.mark.cluster, pytest.mark.redis, pytest.mark.postgres]
 

@@ -55,22 +55,14 @@ class _Clusters:
 
 
 @pytest.fixture
-def server_factory(request, tmp_path, topology) -> Iterator[Callable[..., LiveServer]]:  # noqa: ANN001
-    singles: list[LiveServer] = []
+def server_factory(server_factory, request, tmp_path, topology) -> Iterator[Callable[..., LiveServer]]:  # noqa: ANN001
+    """One node as everywhere else, or (three nodes) a cluster that answers to the same calls."""
+    if topology != THREE:
+        yield server_factory
+        return
     # One database for the whole cluster (made now: tests call start() inside their loop).
-    clusters = _Clusters(tmp_path, request.getfixturevalue("pg_database_url")
-                         if topology == THREE else None)
-
-    def start(clock: FakeClock | None = None, **overrides):  # noqa: ANN003, ANN202
-        if topology == THREE:
-            return clusters.start(clock, **overrides)
-        server = LiveServer(make_settings(tmp_path, **overrides), clock).start()
-        singles.append(server)
-        return server
-
-    yield start
-    for server in singles:
-        server.stop()
+    clusters = _Clusters(tmp_path, request.getfixturevalue("pg_database_url"))
+    yield clusters.start
     clusters.close()
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from publicrooms.clock import Clock
+from publicrooms.state.windows import sweep_deadlines, sweep_windows, trim
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +46,7 @@ class MemoryAbuseStore:
         self._events.append(event)
         recent = self._recent.setdefault(ip_key, deque())
         recent.append(now)
-        while recent and recent[0] <= now - self._policy.window_s:
-            recent.popleft()
+        trim(recent, now - self._policy.window_s)
         if len(recent) >= self._policy.threshold and ip_key not in self._blocked_until:
             self._blocked_until[ip_key] = now + self._policy.block_s
             recent.clear()
@@ -73,17 +73,8 @@ class MemoryAbuseStore:
     def sweep(self) -> int:
         """Drop ended blocks and violation records older than the window."""
         now = self._clock.monotonic()
-        removed = 0
-        for key in [k for k, until in self._blocked_until.items() if until <= now]:
-            del self._blocked_until[key]
-            removed += 1
-        for key, recent in list(self._recent.items()):
-            while recent and recent[0] <= now - self._policy.window_s:
-                recent.popleft()
-            if not recent:
-                del self._recent[key]
-                removed += 1
-        return removed
+        return (sweep_deadlines(self._blocked_until, now)
+                + sweep_windows(self._recent, now - self._policy.window_s))
 
     def table_sizes(self) -> dict[str, int]:
         return {"violations": len(self._recent), "ip_blocks": len(self._blocked_until),

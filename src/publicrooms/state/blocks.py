@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from publicrooms.clock import Clock
+from publicrooms.state.windows import sweep_deadlines
 
 
 class BlockStore(Protocol):
@@ -33,11 +34,7 @@ class MemoryBlockStore:
         return left
 
     def sweep(self) -> int:
-        now = self._clock.monotonic()
-        ended = [key for key, until in self._until.items() if until <= now]
-        for key in ended:
-            del self._until[key]
-        return len(ended)
+        return sweep_deadlines(self._until, self._clock.monotonic())
 
     def table_sizes(self) -> dict[str, int]:
         return {"blocks": len(self._until)}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from publicrooms.clock import Clock
+from publicrooms.state.windows import sweep_deadlines, sweep_windows, trim
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,7 @@ class MemoryConnectionStore:
         if len(self._by_key.get(ip_key, ())) >= policy.max_per_key:
             return Admit(False, too_many=True)
         attempts = self._attempts.setdefault(ip_key, deque())
-        while attempts and attempts[0] <= now - policy.window_s:
-            attempts.popleft()
+        trim(attempts, now - policy.window_s)
         attempts.append(now)
         excess = len(attempts) - policy.free_attempts
         if excess > 0:
@@ -103,17 +103,8 @@ class MemoryConnectionStore:
     def sweep(self) -> int:
         """Forget attempt histories and waits that have run out."""
         now = self._clock.monotonic()
-        removed = 0
-        for key, attempts in list(self._attempts.items()):
-            while attempts and attempts[0] <= now - self._policy.window_s:
-                attempts.popleft()
-            if not attempts:
-                del self._attempts[key]
-                removed += 1
-        for key in [k for k, until in self._next_allowed.items() if until <= now]:
-            del self._next_allowed[key]
-            removed += 1
-        return removed
+        return (sweep_windows(self._attempts, now - self._policy.window_s)
+                + sweep_deadlines(self._next_allowed, now))
 
     def table_sizes(self) -> dict[str, int]:
         return {"eio_connections": len(self._eio), "keys_connected": len(self._by_key),

@@ -189,11 +189,21 @@ def _outage_types() -> tuple[type[BaseException], ...]:
             TimeoutError)
 
 
+# SQLSTATE classes that mean the database cannot serve now, not that the statement is bad:
+# connection exceptions, insufficient resources (too many connections, out of memory or disk),
+# operator intervention (shutting down, starting up).
+_OUTAGE_SQLSTATES = ("08", "53", "57P")
+
+
 def is_outage(exc: BaseException) -> bool:
     import sqlalchemy.exc
 
-    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate.startswith(_OUTAGE_SQLSTATES):
+            return True
     return isinstance(exc, _outage_types())
 
 

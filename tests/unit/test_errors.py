@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -90,3 +92,45 @@ def test_retry_after_rounds_up_to_whole_seconds() -> None:
     assert RateLimitExceeded(retry_after_s=0.2).retry_after == 1
     assert RateLimitExceeded(retry_after_s=59.01).retry_after == 60
     assert RateLimitExceeded().retry_after is None
+
+
+@pytest.mark.postgres
+async def test_a_database_out_of_connections_is_a_retryable_outage() -> None:
+    """PostgreSQL refusing a connection (SQLSTATE 53300, as when its connection slots are
+    taken) is answered as TEMPORARILY_UNAVAILABLE, not as an internal error."""
+    import asyncpg
+    import sqlalchemy
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from publicrooms.errors import TemporarilyUnavailable, as_domain_error
+    from tests.support.postgres import PG_ADMIN_DSN
+
+    role = f"publicrooms_full_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    await admin.execute(f'CREATE ROLE "{role}" LOGIN CONNECTION LIMIT 0')
+    host_part = PG_ADMIN_DSN.split("@", 1)[1]
+    engine = create_async_engine(f"postgresql+asyncpg://{role}@{host_part}")
+    try:
+        with pytest.raises(sqlalchemy.exc.DBAPIError) as raised:
+            async with engine.connect() as connection:
+                await connection.execute(sqlalchemy.text("SELECT 1"))
+        assert raised.value.orig.sqlstate == "53300"
+        error = as_domain_error(raised.value)
+        assert isinstance(error, TemporarilyUnavailable)
+        assert error.retry_after is not None
+    finally:
+        await engine.dispose()
+        await admin.execute(f'DROP ROLE "{role}"')
+        await admin.close()
+
+
+def test_a_bad_statement_stays_an_internal_error() -> None:
+    import sqlalchemy
+
+    from publicrooms.errors import InternalError, as_domain_error
+
+    class Orig(Exception):
+        sqlstate = "42601"   # syntax error
+
+    error = sqlalchemy.exc.DBAPIError("SELEKT 1", None, Orig("syntax"))
+    assert isinstance(as_domain_error(error), InternalError)

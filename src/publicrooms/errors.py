@@ -105,6 +105,13 @@ class AlreadyInRoom(DomainError):
     default_message = "You are already in another room; leave it first."
 
 
+class SeatedElsewhere(DomainError):
+    """The user's seat in this room is held by another of their connections (another tab)."""
+
+    code, status = "SEATED_ELSEWHERE", 409
+    default_message = "You are in this room in another tab or window; join with takeOver to move here."
+
+
 class SystemAtCapacity(DomainError):
     """Every seat in the system is taken; the join waits in the queue."""
 

@@ -10,6 +10,7 @@ import socketio
 from publicrooms.errors import (
     ChatRateLimitExceeded,
     InvalidRequest,
+    SeatedElsewhere,
     ServerShuttingDown,
 )
 from publicrooms.realtime.broadcaster import SEATED, user_channel
@@ -58,6 +59,10 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
             raise ServerShuttingDown()
         await ctx.limit("join", conn.ip_key)
         user = await user_for_join(conn, payload)
+        elsewhere = [s for s in await ctx.state.sessions.sockets(user.id)
+                     if s.namespace == namespace and s.joined and s.sid != sid]
+        if elsewhere and not payload.take_over:
+            raise SeatedElsewhere(details={"roomId": conn.room_id})
         await gateway.bind_user(sid, user.id)
         # Subscribe before taking the seat so no broadcast falls between history and live;
         # the user channel also carries queue news while waiting.
@@ -70,6 +75,12 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
                 await sio.leave_room(sid, SEATED, namespace=namespace)
             raise
         await gateway.set_joined(sid, True)
+        for other in elsewhere:
+            # One seat, one live view: the tab the seat moved away from is told, then closed
+            # (on whichever node holds it); the seat stays, as this socket now holds it.
+            await sio.emit("seat-moved", {"roomId": conn.room_id}, to=other.sid,
+                           namespace=namespace)
+            await sio.disconnect(other.sid, namespace=namespace)
         return ctx.rooms.join_response(result, user).wire()
 
     @on("leave-room")

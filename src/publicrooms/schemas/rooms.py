@@ -76,6 +76,8 @@ class SuccessResponse(WireModel):
 class JoinRoomPayload(RequestModel):
     user_id: str | None = Field(default=None, max_length=_ID_CAP)
     user_name: str | None = Field(default=None, max_length=_NAME_CAP)
+    # False: refuse (SEATED_ELSEWHERE) while another socket of the user holds the seat here.
+    take_over: StrictBool = True
 
 
 class LeaveRoomPayload(RequestModel):

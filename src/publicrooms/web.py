@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from starlette.responses import HTMLResponse
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -104,10 +105,28 @@ async def _too_large(send: Send, max_bytes: int) -> None:
     await send({"type": "http.response.body", "body": body.encode()})
 
 
+# Vite names every built asset after its content hash, so a name never changes meaning: cache
+# it for a year. The page itself names the current assets, so it is revalidated every time.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+GZIP_MIN_BYTES = 512
+
+
+class PageFiles(StaticFiles):
+    """The built page, with caching fitted to what each file is."""
+
+    def file_response(self, full_path, stat_result, scope, status_code=200) -> Response:  # noqa: ANN001
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        hashed = Path(full_path).parent.name == "assets"
+        response.headers["cache-control"] = IMMUTABLE if hashed else REVALIDATE
+        return response
+
+
 def mount_page(app) -> None:  # noqa: ANN001
-    """Serve the built page at `/`, or a placeholder that points at the API docs."""
+    """Serve the built page at `/` (gzip-compressed), or a placeholder pointing at the API docs."""
     if (WEB_ROOT / "index.html").exists():
-        app.mount("/", StaticFiles(directory=WEB_ROOT, html=True), name="web")
+        app.mount("/", GZipMiddleware(PageFiles(directory=WEB_ROOT, html=True),
+                                      minimum_size=GZIP_MIN_BYTES), name="web")
     else:
         @app.get("/", include_in_schema=False)
         async def placeholder() -> HTMLResponse:

@@ -256,8 +256,8 @@ class Room:
                 if level is not None:
                     levels[participant.id] = level
         speaker = self._speaker.update(levels)
-        if speaker is not None:
-            self._emit(None, "active-speaker", {"userId": speaker})
+        if speaker is not None:  # NOBODY (the speaker went quiet) goes out as userId null
+            self._emit(None, "active-speaker", {"userId": speaker or None})
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)

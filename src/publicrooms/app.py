@@ -11,6 +11,7 @@ import socketio
 import structlog
 from fastapi import FastAPI
 
+from publicrooms.api.admin import router as admin_router
 from publicrooms.api.errors import install_error_handlers
 from publicrooms.api.metrics import router as metrics_router
 from publicrooms.api.routes import health, router
@@ -24,6 +25,7 @@ from publicrooms.realtime.health import HealthChecker
 from publicrooms.media.service import MediaService
 from publicrooms.realtime.lobby import register_lobby
 from publicrooms.realtime.media import register_media
+from publicrooms.realtime.moderation import register_reports
 from publicrooms.realtime.room import register_rooms
 from publicrooms.security.abuse import AbuseMonitor
 from publicrooms.security.client_ip import ClientIpResolver
@@ -33,12 +35,14 @@ from publicrooms.security.ratelimit import RateLimiter
 from publicrooms.security.rules import limit_rules
 from publicrooms.services.cleanup import InactiveUserSweep, TableSweep
 from publicrooms.services.media_routing import RoutedMedia
+from publicrooms.services.moderation import BanList, ModerationService, ban_error
 from publicrooms.services.rooms import RoomService
 from publicrooms.services.scheduler import Scheduler
 from publicrooms.services.users import UserService
 from publicrooms.settings import Settings
 from publicrooms.state import AbusePolicy, ConnectionPolicy, build_state
 from publicrooms.store.database import create_engine, migrate
+from publicrooms.store.moderation import ModerationStore
 from publicrooms.store.sql import RoomRecord, SqlStore
 from publicrooms.web import BodySizeLimit, SecurityHeaders, mount_page
 
@@ -62,7 +66,8 @@ class PublicRooms:
             abuse_policy=AbusePolicy(threshold=limits.violations_before_block,
                                      window_s=limits.violation_window_s, block_s=limits.ip_block_s),
             limits_storage_uri=limits.storage_uri,
-            heartbeat_timeout_s=settings.node_heartbeat_timeout_s)
+            heartbeat_timeout_s=settings.node_heartbeat_timeout_s,
+            fanout_backlog=settings.fanout_backlog, fanout_retry_s=settings.fanout_retry_s)
         self.sio = socketio.AsyncServer(
             # Redis mode: the manager fans out across nodes; memory mode: in-process.
             client_manager=state.client_manager,
@@ -119,9 +124,17 @@ class PublicRooms:
         self._rooms = rooms
         self.registry = ConnectionRegistry(clock, state.activity.touch)
         self.gateway = Gateway(self.sio, self.ctx, self.registry)
+        moderation_store = ModerationStore(sql.engine)
+        bans = BanList(store=moderation_store, clock=clock, on_new_ban=self._enforce_ban)
+        self.ctx.abuse.bans = bans
+        self.moderation = ModerationService(
+            store=moderation_store, sql=sql, clock=clock, bans=bans,
+            kick_user=self.gateway.kick_user, seat_of=state.seats.seat_of,
+            report_text_max=settings.report_text_max)
         register_lobby(self.sio, self.gateway)
         register_rooms(self.sio, self.gateway)
         register_media(self.sio, self.gateway, self.routed_media)
+        register_reports(self.sio, self.gateway, self.moderation)
         self.scheduler = self._build_scheduler()
         self.cluster_jobs = self._build_cluster_jobs()
         self.api = self._build_api()
@@ -161,10 +174,19 @@ class PublicRooms:
         scheduler.add("activity-flush", settings.node_heartbeat_interval_s,
                       state.activity.flush, cluster=False)
         scheduler.add("dead-nodes", settings.node_heartbeat_interval_s, self.reap_dead_nodes)
+        # Every node keeps its own copy of the bans (a ban made on another node arrives here).
+        scheduler.add("bans", settings.ban_refresh_interval_s, self.moderation.bans.refresh,
+                      cluster=False)
         if state.shared:
             scheduler.add("reconcile", settings.node_heartbeat_interval_s,
                           self.gateway.reconcile, cluster=False)
         return scheduler
+
+    async def _enforce_ban(self, ban) -> None:  # noqa: ANN001
+        """A ban seen by this node closes this node's sockets of the banned key."""
+        closed = await self.gateway.close_ip_key(ban.ip_key, ban_error(ban, self.clock.now()))
+        if closed:
+            log.info("banned connections closed", sockets=closed)
 
     async def reap_dead_nodes(self) -> int:
         """Release what nodes that stopped heartbeating held, as if their sockets dropped."""
@@ -201,6 +223,7 @@ class PublicRooms:
         api.include_router(router)
         api.include_router(health)
         api.include_router(metrics_router)
+        api.include_router(admin_router)
         mount_page(api)
         return api
 
@@ -221,6 +244,7 @@ class PublicRooms:
         await self.state.start()
         if self.routed_media is not None:
             await self.routed_media.start()
+        await self.moderation.bans.refresh()
         self.scheduler.start()
         self.cluster_jobs.start()
         if self.settings.gc_freeze:

@@ -86,6 +86,42 @@ class RoomNotFound(DomainError):
     code, status, default_message = "ROOM_NOT_FOUND", 404, "Room not found."
 
 
+class NotFound(DomainError):
+    """No such record (operator API: user, report, ban)."""
+
+    code, status, default_message = "NOT_FOUND", 404, "Not found."
+
+
+class AdminUnauthorized(DomainError):
+    """The operator API call carries no valid bearer token."""
+
+    code, status, default_message = "UNAUTHORIZED", 401, "A valid operator token is required."
+
+
+class ForeignOrigin(DomainError):
+    """The operator API is not reachable from a web page of another origin."""
+
+    code, status, default_message = "FORBIDDEN_ORIGIN", 403, "Cross-origin calls are refused."
+
+
+class Kicked(DomainError):
+    """An operator removed this person from the room."""
+
+    code, status, default_message = "KICKED", 403, "You were removed from the room by a moderator."
+
+
+class ReportLimitExceeded(DomainError):
+    """Too many reports from this address."""
+
+    code, status, default_message = "REPORT_LIMIT_EXCEEDED", 429, "Too many reports; try again later."
+
+
+class AdminLimitExceeded(DomainError):
+    """Too many operator API calls from this address."""
+
+    code, status, default_message = "ADMIN_LIMIT_EXCEEDED", 429, "Too many operator calls."
+
+
 class NotInRoom(DomainError):
     """The action needs a seat in this room first."""
 

@@ -48,7 +48,13 @@ async def metrics(request: Request) -> Response:
     for job in app.scheduler.jobs.values():
         runs.add_metric([job.name], job.runs)
         failures.add_metric([job.name], job.failures)
+    moderation = []
+    for action, count in app.moderation.counts.items():
+        moderation.append(CounterMetricFamily(f"publicrooms_moderation_{action}",
+                                              f"Moderation: {action} on this node", value=count))
+    bans = GaugeMetricFamily("publicrooms_bans_active", "Operator bans in force",
+                             value=len(app.moderation.bans))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot([occupancy, seats, queue, sockets, tables, violations, runs,
-                                 failures]))
+                                 failures, *moderation, bans]))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

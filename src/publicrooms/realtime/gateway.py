@@ -184,6 +184,25 @@ class Gateway:
             await terminate(self.sio, socket.sid, socket.namespace, error)
         return len(sockets)
 
+    async def kick_user(self, user_id: str, error: DomainError) -> int:
+        """Tell each of the user's sockets (on any node) why with `kicked`, then close it; the
+        close counts as deliberate, so the seat is freed at once with the usual broadcasts."""
+        sockets = await self.ctx.state.sessions.sockets(user_id)
+        for socket in sockets:
+            await self.sio.emit("kicked", error.payload(), to=socket.sid,
+                                namespace=socket.namespace)
+            await self.sio.disconnect(socket.sid, namespace=socket.namespace)
+        return len(sockets)
+
+    async def close_ip_key(self, ip_key: str, error: DomainError) -> int:
+        """Refuse this node's sockets of an IP key from now on (a new ban): say why, close."""
+        closed = 0
+        for connection in self.registry.all():
+            if connection.ip_key == ip_key:
+                await terminate(self.sio, connection.sid, connection.namespace, error)
+                closed += 1
+        return closed
+
     async def announce_shutdown(self) -> None:
         """Tell this node's clients the server is going away (the other nodes stay up)."""
         payload = ServerShuttingDown().payload()

@@ -19,6 +19,8 @@ class AbuseMonitor:
         self._clock = clock
         self._policy = policy
         self.counts: dict[str, int] = {}  # violations by kind seen by this node (metrics)
+        # Operators' bans (services/moderation.BanList), checked before the automatic blocks.
+        self.bans = None
 
     async def record(self, ip_key: str, kind: str, detail: str = "") -> None:
         """One violation of `kind` by `ip_key`."""
@@ -30,7 +32,9 @@ class AbuseMonitor:
                 (ip_key, "ip-blocked", f"{self._policy.block_s:.0f}s", self._clock.now()))
 
     async def check(self, ip_key: str) -> None:
-        """Raise IP_BLOCKED while the key's block lasts."""
+        """Raise IP_BLOCKED while the key's block (or an operator's ban) lasts."""
+        if self.bans is not None:
+            self.bans.check(ip_key)
         left = await self._store.blocked_for(ip_key)
         if left > 0:
             raise IpBlocked(retry_after_s=left)

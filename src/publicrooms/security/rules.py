@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from publicrooms.errors import ChatRateLimitExceeded, JoinLimitExceeded, RateLimitExceeded
+from publicrooms.errors import (
+    AdminLimitExceeded,
+    ChatRateLimitExceeded,
+    JoinLimitExceeded,
+    RateLimitExceeded,
+    ReportLimitExceeded,
+)
 from publicrooms.security.ratelimit import LimitRule
 from publicrooms.settings import LimitSettings
 
@@ -15,4 +21,8 @@ def limit_rules(limits: LimitSettings) -> dict[str, LimitRule]:
                           ChatRateLimitExceeded),
         "join": LimitRule("join", limits.join_per_minute, limits.window_s, limits.join_block_s,
                           JoinLimitExceeded),
+        "report": LimitRule("report", limits.reports_per_window, limits.report_window_s,
+                            limits.report_block_s, ReportLimitExceeded),
+        "admin": LimitRule("admin", limits.admin_per_minute, limits.window_s,
+                           limits.admin_block_s, AdminLimitExceeded),
     }

@@ -104,6 +104,47 @@ async def test_redis_outage(cluster_factory, clients, http) -> None:
         proxy.stop()
 
 
+async def test_broadcasts_sent_while_a_node_is_cut_off_reach_it_when_it_is_back(
+        cluster_factory, clients) -> None:
+    """A node that lost Redis catches up on the fan-out when it is back: a message sent
+    meanwhile from another node reaches its members, once and in order. (On plain pub/sub
+    whatever is published before a node has subscribed again is lost to it.) The nodes wait
+    5 s before reading the fan-out again, so the messages below are all sent in that gap."""
+    proxy = TcpProxy("127.0.0.1", 6379).start()
+    cluster = None
+    try:
+        cluster = cluster_factory(nodes=2, redis_url=f"redis://127.0.0.1:{proxy.port}/0",
+                                  fanout_retry_s=5, **FAST)
+        a, b = cluster.nodes
+        ana, _ = await _seat(clients, a.url, "Ana")
+        bo, _ = await _seat(clients, b.url, "Bo")
+        before = await ana.call("send-message", {"content": "before"})
+        await wait_for(lambda: len(bo.events["new-message"]) == 1, "Bo hears Ana")
+
+        proxy.cut()
+        await asyncio.sleep(1)   # waits out the fault; proves nothing
+        proxy.restore()
+        restored = time.monotonic()
+        acked = [before["message"]["id"]]
+        while len(acked) < 4:
+            answer = await ana.call("send-message", {"content": f"after {len(acked)}"})
+            if answer.get("success"):
+                acked.append(answer["message"]["id"])
+            else:
+                assert _unavailable(answer), answer
+                await asyncio.sleep(0.1)
+        # All three were acknowledged before Bo's node read the fan-out again.
+        assert time.monotonic() - restored < 3.5, "sending took longer than the gap under test"
+
+        await wait_for(lambda: len(bo.events["new-message"]) >= len(acked),
+                       "Bo's node catches up", timeout_s=10)
+        assert [m["message"]["id"] for m in bo.events["new-message"]] == acked
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        proxy.stop()
+
+
 async def test_postgres_outage(cluster_factory, clients, http, pg_database_url) -> None:
     proxy = TcpProxy("127.0.0.1", 5432).start()
     cluster = None

@@ -99,7 +99,8 @@ def memory_state(*, clock: Clock, connection_policy: ConnectionPolicy,
 
 def build_state(*, redis_url: str | None, redis_prefix: str, clock: Clock,
                 connection_policy: ConnectionPolicy, abuse_policy: AbusePolicy,
-                limits_storage_uri: str, heartbeat_timeout_s: float) -> State:
+                limits_storage_uri: str, heartbeat_timeout_s: float,
+                fanout_backlog: int = 10_000, fanout_retry_s: float = 0.5) -> State:
     """Memory without a Redis URL; Redis for all of it with one."""
     if not redis_url:
         return memory_state(clock=clock, connection_policy=connection_policy,
@@ -108,7 +109,8 @@ def build_state(*, redis_url: str | None, redis_prefix: str, clock: Clock,
 
     return redis_state(url=redis_url, prefix=redis_prefix, clock=clock,
                        connection_policy=connection_policy, abuse_policy=abuse_policy,
-                       heartbeat_timeout_s=heartbeat_timeout_s, node_id=new_node_id())
+                       heartbeat_timeout_s=heartbeat_timeout_s, node_id=new_node_id(),
+                       fanout_backlog=fanout_backlog, fanout_retry_s=fanout_retry_s)
 
 
 __all__ = ["State", "build_state", "memory_state", "AbusePolicy", "ConnectionPolicy",

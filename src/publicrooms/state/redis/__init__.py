@@ -32,7 +32,8 @@ def redis_client(url: str):  # noqa: ANN201
 
 
 def redis_state(*, url: str, prefix: str, clock: Clock, connection_policy: ConnectionPolicy,
-                abuse_policy: AbusePolicy, heartbeat_timeout_s: float, node_id: str):  # noqa: ANN201
+                abuse_policy: AbusePolicy, heartbeat_timeout_s: float, node_id: str,
+                fanout_backlog: int, fanout_retry_s: float):  # noqa: ANN201
     from publicrooms.state import State
     from publicrooms.state.redis.abuse import RedisAbuseStore
     from publicrooms.state.redis.activity import RedisActivityStore
@@ -67,7 +68,8 @@ def redis_state(*, url: str, prefix: str, clock: Clock, connection_policy: Conne
         node=RedisNodeStore(redis, prefix, node_id, heartbeat_timeout_s),
         limits_storage_uri=_limits_uri(url),
         abuse_policy=abuse_policy,
-        client_manager=client_manager(url, prefix),
+        client_manager=client_manager(url, prefix, backlog=fanout_backlog,
+                                      retry_s=fanout_retry_s),
         shared=True,
         redis=redis,
     )

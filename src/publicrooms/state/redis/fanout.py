@@ -1,9 +1,15 @@
-"""Cross-node fan-out: python-socketio's Redis manager, resubscribing quickly after an outage.
+"""Cross-node fan-out: python-socketio's Redis manager, carried on a Redis stream.
 
-The stock manager doubles its resubscribe wait up to 60 s, so after a 10 s Redis outage a node
-could stay deaf to the others for as long again. This is the one place that overrides
-python-socketio internals (`AsyncRedisManager._redis_listen_with_retries`, `_redis_connect`,
-`pubsub`): the version is pinned in pyproject.toml and `self_test()` runs at start-up.
+The stock manager publishes on plain pub/sub: whatever is published while a node is not
+subscribed (it lost Redis, and is waiting to resubscribe) never reaches that node, and its
+resubscribe wait doubles up to 60 s. Here every broadcast is appended to one capped stream
+(`XADD … MAXLEN ~ backlog`) and each node reads it from the last entry it handled, so a node
+that was cut off catches up on what it missed when it is back, in order, and nothing is
+delivered twice.
+
+This is the one place that overrides python-socketio internals (`AsyncRedisManager._publish`,
+`_listen`, `_redis_connect` and the `redis` attribute, used by `AsyncPubSubManager._thread`):
+the version is pinned in pyproject.toml and `self_test()` runs at start-up.
 """
 
 from __future__ import annotations
@@ -15,44 +21,99 @@ import structlog
 
 log = structlog.get_logger("publicrooms.fanout")
 
-RESUBSCRIBE_S = 0.5
+READ_BLOCK_MS = 1000      # one XREAD waits this long for new entries, then reads again
+READ_COUNT = 512          # entries taken per XREAD
 
 
 class RedisFanout(socketio.AsyncRedisManager):
-    """AsyncRedisManager with a constant, short resubscribe wait."""
+    """AsyncRedisManager over a capped Redis stream instead of a pub/sub channel."""
 
-    async def _redis_listen_with_retries(self):  # noqa: ANN202 - overrides a private generator
-        subscribed = False
+    def __init__(self, url: str, *, stream: str, backlog: int, retry_s: float,
+                 redis_options: dict | None = None, write_only: bool = False) -> None:
+        super().__init__(url, channel=stream, write_only=write_only,
+                         redis_options=redis_options)
+        self.stream = stream
+        self.backlog = backlog
+        self.retry_s = retry_s
+        self.read_from: str | None = None   # id of the last entry handled (None: not started)
+
+    async def _publish(self, data) -> None:  # noqa: ANN001 - overrides a private method
+        payload = self.json.dumps(data)
+        for attempt in (1, 2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                await self.redis.xadd(self.stream, {"d": payload}, maxlen=self.backlog,
+                                      approximate=True)
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure: reconnect once, then give up
+                self.connected = False
+                if attempt == 2:
+                    # The local delivery has happened; callers refuse new work during an outage.
+                    log.error("fan-out could not append a broadcast", error=repr(exc),
+                              method=data.get("method"))
+
+    async def _start_position(self) -> str:
+        """Entries after now (by Redis's clock): what this node publishes or is sent from here."""
+        seconds, micros = await self.redis.time()
+        return f"{seconds * 1000 + micros // 1000}-0"
+
+    async def _listen(self):  # noqa: ANN202 - overrides a private generator
+        reading = False
         while True:
             try:
-                if not subscribed:
+                if not self.connected:
                     self._redis_connect()
-                    await self.pubsub.subscribe(self.channel)
-                    subscribed = True
-                    log.info("fan-out subscribed", channel=self.channel)
-                async for message in self.pubsub.listen():
-                    yield message
-            except Exception as exc:  # noqa: BLE001 - any failure: resubscribe shortly
-                if subscribed:
-                    log.warning("fan-out lost Redis; resubscribing", error=repr(exc))
-                subscribed = False
-                await asyncio.sleep(RESUBSCRIBE_S)
+                if self.read_from is None:
+                    self.read_from = await self._start_position()
+                batches = await self.redis.xread({self.stream: self.read_from},
+                                                 count=READ_COUNT, block=READ_BLOCK_MS)
+                if not reading:
+                    reading = True
+                    log.info("fan-out reading", stream=self.stream, after=self.read_from)
+                for _stream, entries in batches or ():
+                    for entry_id, fields in entries:
+                        self.read_from = entry_id.decode() if isinstance(entry_id, bytes) \
+                            else entry_id
+                        payload = fields.get(b"d", fields.get("d"))
+                        if payload is not None:
+                            yield payload
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: read again shortly
+                if reading:
+                    log.warning("fan-out lost Redis; reading again from the last entry",
+                                error=repr(exc), after=self.read_from)
+                reading = False
+                self.connected = False
+                await asyncio.sleep(self.retry_s)
 
 
 def self_test() -> None:
     """Fail at start-up if python-socketio no longer has what RedisFanout overrides or uses."""
+    import inspect
+
+    from socketio.async_pubsub_manager import AsyncPubSubManager
+
     base = socketio.AsyncRedisManager
-    for name in ("_redis_listen_with_retries", "_redis_connect", "_listen", "_publish"):
+    for name in ("_redis_connect", "_listen", "_publish", "_thread"):
         if not callable(getattr(base, name, None)):
             raise RuntimeError(f"python-socketio changed: AsyncRedisManager.{name} is gone "
                                "(see publicrooms/state/redis/fanout.py)")
-    manager = RedisFanout("redis://127.0.0.1:1/0", channel="self-test", write_only=True)
-    if not hasattr(manager, "redis_options"):
-        raise RuntimeError("python-socketio changed: AsyncRedisManager.redis_options is gone")
+    if "self._listen()" not in inspect.getsource(AsyncPubSubManager._thread):
+        raise RuntimeError("python-socketio changed: AsyncPubSubManager._thread no longer "
+                           "reads self._listen() (see publicrooms/state/redis/fanout.py)")
+    manager = RedisFanout("redis://127.0.0.1:1/0", stream="self-test", backlog=1, retry_s=1,
+                          write_only=True)
+    manager._redis_connect()
+    if not (hasattr(manager, "redis") and hasattr(manager, "connected")
+            and hasattr(manager, "json")):
+        raise RuntimeError("python-socketio changed: AsyncRedisManager.redis / connected / "
+                           "json are gone (see publicrooms/state/redis/fanout.py)")
 
 
-def client_manager(url: str, prefix: str) -> RedisFanout:
+def client_manager(url: str, prefix: str, *, backlog: int, retry_s: float) -> RedisFanout:
     self_test()
-    return RedisFanout(url, channel=f"{prefix}socketio",
+    return RedisFanout(url, stream=f"{prefix}socketio", backlog=backlog, retry_s=retry_s,
                        redis_options={"socket_connect_timeout": 2.0,
                                       "health_check_interval": 2})

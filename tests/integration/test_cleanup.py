@@ -21,6 +21,18 @@ async def holding(server, user_id: str) -> bool:  # noqa: ANN001
     return await server.query(lambda app: app.state.holds.holding(user_id))
 
 
+async def holds_checked(server, witness) -> None:  # noqa: ANN001
+    """Positive barrier for "no leave happened": every node releases expired holds once more
+    (now, after the clock moved), then the witness's own chat message comes back to it.
+    A `user-left` from that release was broadcast before the message, on the same path."""
+    for node in server.nodes:
+        await node.query(lambda app: app.scheduler.run_now("seat-holds"))
+    before = len(witness.events["new-message"])
+    ack = await witness.call("send-message", {"content": "barrier"})
+    assert ack["success"], ack
+    await wait_for(lambda: len(witness.events["new-message"]) > before, "own message back")
+
+
 async def seated(clients, server, name, ip=None):  # noqa: ANN001, ANN201
     client = await clients(server.url, ROOM, ip).connect()
     ack = await client.call("join-room", {"userName": name})
@@ -37,7 +49,7 @@ async def test_vanished_client_is_held_for_the_grace_then_removed(server_factory
     await bo.drop()  # TCP aborted: no goodbye
     await wait_for(lambda: holding(server, bo_id), "seat held after the drop")
     await advance(server, clock, 9)
-    await asyncio.sleep(0.2)
+    await holds_checked(server, ana)
     assert not ana.events["user-left"], "no leave during the grace"
     await advance(server, clock, 2)
     gone = await wait_for(lambda: ana.events["user-left"], "leave after the grace")
@@ -56,7 +68,7 @@ async def test_reconnect_within_grace_resumes_silently(server_factory, clients) 
     again, again_id = await seated(clients, server, "Bo", ip)
     assert again_id == bo_id
     await advance(server, clock, 15)
-    await asyncio.sleep(0.2)
+    await holds_checked(server, ana)
     assert not ana.events["user-left"] and len(ana.events["user-joined"]) == joined_before
     assert (await again.call("send-message", {"content": "back"}))["success"]
 
@@ -79,7 +91,7 @@ async def test_rest_seat_without_socket_is_released(server_factory, http, client
     assert (await rest.post("/api/public/rooms/deep-focus/join",
                             json={"userId": user["userId"]})).status_code == 200
     await advance(server, clock, 29)
-    await asyncio.sleep(0.2)
+    await holds_checked(server, ana)
     assert not ana.events["user-left"]
     await advance(server, clock, 2)
     gone = await wait_for(lambda: ana.events["user-left"], "unclaimed REST seat released")
@@ -140,6 +152,76 @@ async def test_inactive_user_is_disconnected_and_deleted(server_factory, clients
     assert sweeps[0]["removed"] == 0 and any(entry["removed"] == 1 for entry in sweeps)
     assert any(entry["event"] == "inactive user removed" and entry["user_id"] == bo_id
                for entry in logs)
+
+
+@contextlib.asynccontextmanager
+async def users_table_locked(server):  # noqa: ANN001, ANN201
+    """Hold the users table from another database connection, as a slow or busy database
+    would; yields a barrier that is true once the server is waiting for the lock."""
+    url = server.settings.resolved_database_url
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        path = url.split(":///", 1)[1]
+        holder = sqlite3.connect(path, timeout=30, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock: the server's writers wait
+        try:
+            # Memory mode: once the sweep took the buffered activity, its write is what waits.
+            yield lambda: all(node.app.table_sizes()["activity"] == 0 for node in server.nodes)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    holder, probe = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    transaction = holder.transaction()
+    await transaction.start()
+    await holder.execute("LOCK TABLE users IN EXCLUSIVE MODE")
+
+    async def waiting() -> bool:
+        return bool(await probe.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"))
+
+    try:
+        yield waiting
+    finally:
+        await transaction.rollback()
+        await holder.close()
+        await probe.close()
+
+
+async def flush_activity(server) -> None:  # noqa: ANN001
+    for node in server.nodes:  # every node's buffered activity is where the sweep takes it
+        await node.query(lambda a: a.state.activity.flush())
+
+
+async def test_activity_during_a_slow_sweep_keeps_the_user(server_factory, clients) -> None:
+    """The lost `user-left`: a sweep whose activity write was slow (CPU or database busy)
+    judged users by the clock *after* the write, so someone who spoke meanwhile (Ana) was
+    removed as inactive, first, and never heard that the really idle one (Bo) left."""
+    clock = FakeClock()
+    server = server_factory(clock=clock, cleanup=CleanupSettings(ping_interval_s=10**6,
+                                                                  ping_idle_s=10**6,
+                                                                  shutdown_grace_s=1))
+    ana, ana_id = await seated(clients, server, "Ana")
+    bo, bo_id = await seated(clients, server, "Bo")
+    await flush_activity(server)
+    async with users_table_locked(server) as sweep_waiting:
+        await advance(server, clock, 300)
+        await wait_for(sweep_waiting, "the sweep took the activity and waits to write it")
+        await ana.call("pong")  # Ana is active at 5 min, after the sweep took its batch
+        await flush_activity(server)
+        await advance(server, clock, 1530)  # 30.5 min: only Bo has been silent for 30
+    rejected = await wait_for(lambda: bo.events["connection-rejected"], "Bo disconnected",
+                              timeout_s=15)
+    assert rejected[0]["code"] == "CONNECTION_TIMEOUT"
+    gone = await wait_for(lambda: ana.events["user-left"], "room told")
+    assert gone[0] == {"userId": bo_id, "currentOccupancy": 1}
+    assert not ana.events["connection-rejected"] and ana.connected
+    assert await server.acall(lambda: server.app.ctx.sql.get_user(ana_id)) is not None
 
 
 async def test_graceful_shutdown_tells_clients_and_ends_quickly(tmp_path, clients) -> None:

@@ -35,8 +35,11 @@ class InactiveUserSweep:
         self._disconnect_user = disconnect_user
 
     async def run(self) -> int:
-        await self._sql.touch_users(await self._activity.take())
+        # The cutoff is read before the activity is taken: whatever happens while the batch
+        # is being written is newer than the cutoff. Read after a slow write, it would judge
+        # users by activity older than what they did meanwhile (still in the buffer).
         cutoff = self._clock.now() - timedelta(seconds=self._inactive_after_s)
+        await self._sql.touch_users(await self._activity.take())
         users = await self._sql.inactive_users(cutoff)
         for user in users:
             sockets = await self._disconnect_user(user.id)

@@ -87,9 +87,15 @@ async def test_two_people_see_and_hear_each_other_through_the_server(server_fact
         assert ack["success"]
         await wait_for(lambda: {"userId": bo.id, "enabled": False} in
                        ana_socket.events["participant-video-toggle"], "toggle event")
-        await asyncio.sleep(0.5)  # frames already in flight drain
+        # Bo's microphone stays on: his audio, sent on the same path, is the barrier. Once
+        # 0.5 s of audio sent after the toggle has arrived, video in flight has drained; once
+        # another second of it has arrived, video would have arrived too if still forwarded.
+        heard = ana.audio[bo.id]
+        mark = heard.frames
+        await wait_for(lambda: heard.frames >= mark + 25, "0.5 s more of Bo's audio")
         count = ana.video[bo.id].count
-        await asyncio.sleep(1.0)
+        mark = heard.frames
+        await wait_for(lambda: heard.frames >= mark + 50, "1 s more of Bo's audio")
         assert ana.video[bo.id].count - count <= 1, "video still forwarded with the camera off"
         await bo_socket.call("toggle-video", {"userId": bo.id, "enabled": True})
         await wait_for(lambda: ana.video[bo.id].count > count + 10, "video resumes")

@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from publicrooms.api.admin import router as admin_router
+from publicrooms.api.docs import mount_docs
 from publicrooms.api.errors import install_error_handlers
 from publicrooms.api.metrics import router as metrics_router
 from publicrooms.api.routes import health, router
@@ -215,6 +216,7 @@ class PublicRooms:
 
     def _build_api(self) -> FastAPI:
         api = FastAPI(title="publicrooms", version="0.1.0", lifespan=self._lifespan,
+                      docs_url=None, redoc_url=None,
                       description="Anonymous public study rooms: REST API. Real-time events "
                                   "are Socket.IO; see docs/protocol.md.")
         api.state.ctx = self.ctx
@@ -224,6 +226,7 @@ class PublicRooms:
         api.include_router(health)
         api.include_router(metrics_router)
         api.include_router(admin_router)
+        mount_docs(api)  # before the page, which takes every other path
         mount_page(api)
         return api
 

@@ -106,7 +106,7 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
     @on("send-message")
     async def send_message(namespace: str, sid: str, data: Any = None) -> dict:
         payload = parse(SendMessagePayload, data)
-        conn = seated(sid)
+        conn = seated(sid, payload.user_id)
         try:
             await ctx.limit("chat", conn.ip_key, conn.user_id)
         except ChatRateLimitExceeded as error:

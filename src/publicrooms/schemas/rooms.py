@@ -86,6 +86,8 @@ class LeaveRoomPayload(RequestModel):
 
 class SendMessagePayload(RequestModel):
     content: str = Field(max_length=_CONTENT_CAP)
+    # Optional, as the original clients send it; naming anyone but the sender is refused.
+    user_id: str | None = Field(default=None, max_length=_ID_CAP)
 
 
 class TogglePayload(RequestModel):

@@ -19,6 +19,8 @@ const MESSAGES: Record<string, string> = {
   TOO_MANY_CONNECTIONS: "Too many open connections from your network. Close other tabs of this site and try again.",
   RECONNECTION_THROTTLED: "Reconnecting too quickly.",
   CONNECTION_TIMEOUT: "The connection timed out.",
+  SEATED_ELSEWHERE: "You're in this room in another tab — use it here?",
+  SEAT_MOVED: "You opened this room in another tab, so you're no longer in it here.",
   NOT_IN_ROOM: "You're no longer in this room. Join it again from the lobby.",
   SERVER_SHUTTING_DOWN: "The server is restarting. You'll be reconnected automatically.",
   INTERNAL_ERROR: "Something went wrong on the server. Please try again.",
@@ -27,8 +29,32 @@ const MESSAGES: Record<string, string> = {
   TIMEOUT: "The server took too long to answer. Try again.",
 };
 
+/** Why the server refused text (`details.reason` of MALICIOUS_INPUT), in words. */
+const REFUSAL_REASONS: Record<string, string> = {
+  "sql-injection": "it looks like a database attack (SQL injection)",
+  "event-handler": "it has an on…= event-handler attribute",
+  "script-url": "it has a javascript: or vbscript: link",
+  "data-url": "it has a data: page link",
+  srcdoc: "it has a srcdoc attribute",
+  "meta-http-equiv": "it has a <meta http-equiv> tag",
+  "active-css": "it has CSS that could run script",
+};
+
+function refusalReason(reason: string): string {
+  if (REFUSAL_REASONS[reason]) return REFUSAL_REASONS[reason];
+  const element = /^element:([a-z0-9-]+)$/i.exec(reason);
+  if (element) return `it has a <${element[1]}> tag, which could run script`;
+  return "";
+}
+
 /** Plain-language text for an error; never includes markup. */
 export function describeError(error: ApiError): string {
+  if (error.code === "MALICIOUS_INPUT") {
+    // The server says why: show that, so people can fix their text instead of guessing.
+    const why = refusalReason(String(error.details?.reason ?? ""));
+    if (why) return `That text was refused because ${why}. Plain text, angle brackets and tag names like <div> are fine — leave out the markup.`;
+    if (error.message) return error.message;
+  }
   return MESSAGES[error.code] ?? error.message ?? "Something went wrong.";
 }
 

@@ -9,7 +9,9 @@ import { LobbyView, RoomDirectory } from "./lobby/lobby";
 import { createMediaLink } from "./room/sfu";
 import { RoomView } from "./room/roomView";
 import type { RoomSession } from "./room/session";
+import type { LocalMedia } from "./room/localMedia";
 import { activeRoom, rememberedName } from "./storage";
+import { h } from "./dom";
 import type { ApiError, JoinSuccess } from "./types";
 
 const main = byId("main");
@@ -44,6 +46,7 @@ function showBanner(text: string): void {
 
 function showLobby(): void {
   if (roomView) return;
+  if (moved && roomIdFromHash()) return; // the "in another tab" screen stays until a choice
   if (!main.contains(lobby.el)) main.replaceChildren(lobby.el);
   document.title = "publicrooms · study together";
   directory.start();
@@ -73,9 +76,10 @@ function route(): void {
       }
       return false;
     }
-    // After a reload in a room, go straight back in with the remembered name.
+    // After a reload in a room, go straight back in with the remembered name (this tab's own
+    // seat: taken back without asking).
     const autoJoin = activeRoom.get() === roomId && !!rememberedName.get();
-    if (!dialog.isOpen) dialog.open(room, { autoJoin });
+    if (!dialog.isOpen) dialog.open(room, { autoJoin, takeOver: autoJoin });
     return true;
   };
   if (!open()) {
@@ -85,17 +89,57 @@ function route(): void {
   }
 }
 
-function enterRoom(session: RoomSession, state: JoinSuccess): void {
+/** This tab's seat moved to another tab: say so, and offer to take it back here. */
+function showMoved(roomId: string): void {
+  const room = directory.get(roomId);
+  const here = h("button", { type: "button", class: "btn btn-primary use-here" }, "Use it here");
+  const lobbyButton = h("button", { type: "button", class: "btn btn-ghost" }, "Back to the lobby");
+  const view = h(
+    "section",
+    { class: "moved", "aria-labelledby": "moved-title" },
+    h("h1", { id: "moved-title" }, "You're no longer in this room here"),
+    h("p", {}, `You opened ${room ? `“${room.name}”` : "this room"} in another tab or window, so this tab left it. Your seat stayed with the other tab.`),
+    h("div", { class: "dialog-actions" }, lobbyButton, here),
+  );
+  here.addEventListener("click", () => {
+    moved = null;
+    const target = directory.get(roomId);
+    showLobby();
+    if (target) dialog.open(target, { autoJoin: !!rememberedName.get(), takeOver: true });
+  });
+  lobbyButton.addEventListener("click", () => {
+    moved = null;
+    navigate("#/");
+  });
+  moved = view;
+  main.replaceChildren(view);
+  document.title = "In another tab · publicrooms";
+  here.focus();
+}
+
+let moved: HTMLElement | null = null;
+
+function enterRoom(session: RoomSession, state: JoinSuccess, local: LocalMedia, want: { video: boolean; audio: boolean }): void {
   showBanner("");
+  moved = null;
   directory.stop(); // the room namespace has everything the room view needs
   activeRoom.set(session.roomId);
   roomView = new RoomView(state, {
     session,
+    local,
+    want,
     createMedia: createMediaLink,
     onOccupancy: (roomId, currentOccupancy) => directory.update({ roomId, currentOccupancy }),
     onLeave: (reason?: ApiError) => {
       roomView = null;
       activeRoom.clear();
+      document.body.classList.remove("in-room");
+      if (reason?.code === "SEAT_MOVED") {
+        // The devices stay with the other tab: don't turn them on again here by default.
+        directory.start();
+        showMoved(session.roomId);
+        return;
+      }
       if (reason) showBanner(`You left the room: ${describeError(reason)}`);
       showLobby();
       // Leaving through the address bar to another room goes on to that room's dialog.
@@ -105,6 +149,7 @@ function enterRoom(session: RoomSession, state: JoinSuccess): void {
     },
   });
   main.replaceChildren(roomView.el);
+  document.body.classList.add("in-room");
   window.scrollTo(0, 0);
   main.focus({ preventScroll: true });
 }

@@ -22,3 +22,22 @@ export const activeRoom = {
   set: (roomId: string): void => safe(() => sessionStorage.setItem(ROOM_KEY, roomId), undefined),
   clear: (): void => safe(() => sessionStorage.removeItem(ROOM_KEY), undefined),
 };
+
+const MEDIA_KEY = "publicrooms.media";
+
+/** Camera / microphone choices: on or off when joining, and which device. */
+export interface MediaPrefs {
+  video: boolean;
+  audio: boolean;
+  videoDevice: string;
+  audioDevice: string;
+}
+
+const NO_MEDIA: MediaPrefs = { video: false, audio: false, videoDevice: "", audioDevice: "" };
+
+export const mediaPrefs = {
+  get: (): MediaPrefs =>
+    safe(() => ({ ...NO_MEDIA, ...(JSON.parse(localStorage.getItem(MEDIA_KEY) ?? "{}") as Partial<MediaPrefs>) }), { ...NO_MEDIA }),
+  set: (change: Partial<MediaPrefs>): void =>
+    safe(() => localStorage.setItem(MEDIA_KEY, JSON.stringify({ ...mediaPrefs.get(), ...change })), undefined),
+};

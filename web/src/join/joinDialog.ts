@@ -7,11 +7,14 @@ import { h, clear } from "../dom";
 import { describeError } from "../errors";
 import { charLength, DEFAULT_MAX_NAME, validateDisplayName } from "../format";
 import type { RoomDirectory } from "../lobby/lobby";
+import { DevicePreview } from "./devicePreview";
+import type { LocalMedia } from "../room/localMedia";
 import { RoomSession } from "../room/session";
 import { rememberedName } from "../storage";
 import type { ApiError, JoinSuccess, Room } from "../types";
 
-export type Joined = (session: RoomSession, state: JoinSuccess) => void;
+/** Joined: the session, its first snapshot, and the devices chosen before joining (running). */
+export type Joined = (session: RoomSession, state: JoinSuccess, local: LocalMedia, want: { video: boolean; audio: boolean }) => void;
 
 export class JoinDialog {
   readonly el: HTMLDialogElement;
@@ -30,6 +33,8 @@ export class JoinDialog {
   private busy = false;
   private maxName = DEFAULT_MAX_NAME;
   private touched = false;
+  private takeOver = false;
+  private readonly preview = new DevicePreview();
 
   constructor(private directory: RoomDirectory, private onJoined: Joined) {
     this.title = h("h2", { id: "join-title" }, "Join room");
@@ -54,6 +59,7 @@ export class JoinDialog {
       this.title,
       h("p", { class: "join-lead" }, "Choose the name others will see. It's remembered on this device."),
       h("div", { class: "field" }, h("label", { for: "display-name" }, "Display name"), this.input, h("div", { class: "field-meta" }, this.nameError, this.nameHint)),
+      this.preview.el,
       this.status,
       this.alternatives,
       h("div", { class: "dialog-actions" }, this.cancelButton, this.submit),
@@ -80,9 +86,12 @@ export class JoinDialog {
     });
   }
 
-  open(room: Room, options: { autoJoin?: boolean } = {}): void {
+  open(room: Room, options: { autoJoin?: boolean; takeOver?: boolean } = {}): void {
     this.reset();
     this.room = room;
+    // A reload of a tab that was in the room takes its own seat back without asking.
+    this.takeOver = !!options.takeOver;
+    void this.preview.start();
     this.title.textContent = `Join ${room.name}`;
     this.input.value = this.input.value || rememberedName.get();
     this.touched = false;
@@ -103,6 +112,7 @@ export class JoinDialog {
       void this.session.leave();
       this.session = null;
     }
+    this.preview.stop();
     this.reset();
     if (this.el.open) this.el.close();
   }
@@ -165,13 +175,15 @@ export class JoinDialog {
     this.input.value = user.displayName;
 
     const session = new RoomSession(room.id, user);
+    session.takeOver = this.takeOver;
     this.session = session;
     session.on("joined", (state) => {
       if (this.session !== session) return;
       this.session = null;
+      const { local, want } = this.preview.handOver();
       this.reset();
       if (this.el.open) this.el.close();
-      this.onJoined(session, state);
+      this.onJoined(session, state, local, want);
     });
     session.on("queued", (position) => {
       if (this.session !== session || session.isJoined) return;
@@ -201,6 +213,10 @@ export class JoinDialog {
   private fail(error: ApiError): void {
     this.busy = false;
     this.setFormEnabled(true);
+    if (error.code === "SEATED_ELSEWHERE") {
+      this.askToMoveHere();
+      return;
+    }
     let text = describeError(error);
     const otherRoom = error.code === "ALREADY_IN_ROOM" ? this.directory.get(String(error.details?.roomId ?? "")) : undefined;
     if (otherRoom) text = `You're already in “${otherRoom.name}” (perhaps in another tab or window). Leave it there first, then try again.`;
@@ -235,6 +251,19 @@ export class JoinDialog {
     this.showStatus("error", ...parts);
     this.status.setAttribute("role", "alert");
     if (error.code === "ROOM_FULL" || error.code === "ROOM_NOT_FOUND") this.showAlternatives();
+  }
+
+  /** The person is in this room in another tab: offer to continue here instead. */
+  private askToMoveHere(): void {
+    const here = h("button", { type: "button", class: "btn btn-primary btn-small use-here" }, "Use it here");
+    here.addEventListener("click", () => {
+      this.takeOver = true;
+      void this.join();
+    });
+    this.showStatus("info", h("span", { class: "elsewhere-text" }, describeError({ code: "SEATED_ELSEWHERE", message: "" })), " ", here);
+    this.submit.textContent = "Use it here";
+    this.takeOver = true; // pressing Join again means the same
+    here.focus();
   }
 
   /** Other rooms with free seats, so a full room isn't a dead end. */

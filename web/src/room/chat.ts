@@ -25,9 +25,14 @@ export class ChatPanel {
   private blockedUntil = 0;
   private stopCountdown: (() => void) | null = null;
   private max = DEFAULT_MAX_MESSAGE;
+  /** A message that could not be sent while offline, offered again on reconnecting. */
+  private unsent = "";
+  private offline = false;
+  private typedOffline = false;
 
   constructor(private send: SendFn) {
-    this.log = h("ol", { class: "chat-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-labelledby": "chat-title", tabindex: 0 });
+    // The live region is the scrolling box; the messages inside stay an ordinary list.
+    this.log = h("ol", { class: "chat-log" });
     this.empty = h("p", { class: "chat-empty" }, "No messages yet. Say hello — or just study quietly.");
     this.input = h("textarea", {
       id: "chat-input",
@@ -51,14 +56,17 @@ export class ChatPanel {
       "section",
       { class: "panel chat-panel", "aria-labelledby": "chat-title" },
       h("h2", { id: "chat-title", class: "panel-title" }, "Chat"),
-      h("div", { class: "chat-scroll" }, this.empty, this.log),
+      h("div", { class: "chat-scroll", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-labelledby": "chat-title", tabindex: 0 }, this.empty, this.log),
       form,
     );
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       void this.submit();
     });
-    this.input.addEventListener("input", () => this.updateCounter());
+    this.input.addEventListener("input", () => {
+      if (this.offline) this.typedOffline = true;
+      this.updateCounter();
+    });
     this.input.addEventListener("keydown", (e) => {
       // Enter sends, Shift+Enter adds a line (IME composition is left alone).
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -151,9 +159,9 @@ export class ChatPanel {
     box.scrollTop = box.scrollHeight;
   }
 
-  private setFeedback(kind: "" | "limit" | "rate" | "error", text: string): void {
+  private setFeedback(kind: "" | "limit" | "rate" | "error" | "offer", text: string): void {
     this.feedback.dataset.kind = kind;
-    this.feedback.className = kind ? "chat-feedback is-error" : "chat-feedback";
+    this.feedback.className = kind === "offer" ? "chat-feedback is-offer" : kind ? "chat-feedback is-error" : "chat-feedback";
     this.feedback.textContent = text;
   }
 
@@ -179,16 +187,41 @@ export class ChatPanel {
     this.updateCounter();
     const result = await this.send(content);
     this.sending = false;
-    if (result.error) {
+    if (result.error?.code === "NETWORK") {
+      // Offline: the text stays in the box and is offered for sending once we're back.
+      this.unsent = content;
+      this.setFeedback("error", "You're offline — your message wasn't sent. It stays here and you can send it when you're back online.");
+    } else if (result.error) {
       this.showError(result.error);
     } else {
       if (result.message) this.add(result.message);
       // Keep anything typed while the message was on its way.
       if (this.input.value.trim() === content) this.input.value = "";
-      if (this.feedback.dataset.kind === "error") this.setFeedback("", "");
+      if (this.feedback.dataset.kind === "error" || this.feedback.dataset.kind === "offer") this.setFeedback("", "");
     }
     this.updateCounter();
     this.input.focus({ preventScroll: true });
+  }
+
+  /** The connection is back: errors from before are stale; offer what was typed offline. */
+  reconnected(): void {
+    if (this.feedback.dataset.kind === "error") this.setFeedback("", "");
+    const text = this.input.value.trim();
+    const offer = !!text && (this.unsent !== "" || this.typedOffline);
+    this.unsent = "";
+    this.typedOffline = false;
+    this.offline = false;
+    if (!offer) return;
+    const send = h("button", { type: "button", class: "btn btn-small btn-primary send-unsent" }, "Send it now");
+    send.addEventListener("click", () => void this.submit());
+    this.setFeedback("offer", "You're back online. The message you wrote while offline hasn't been sent yet. ");
+    this.feedback.append(send);
+    this.updateCounter();
+  }
+
+  /** The connection dropped: what is typed from now on is offered again on reconnecting. */
+  disconnected(): void {
+    this.offline = true;
   }
 
   showError(error: ApiError): void {

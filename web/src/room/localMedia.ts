@@ -43,22 +43,33 @@ export class LocalMedia {
     return kind === "video" ? this.stream.getVideoTracks()[0] : this.stream.getAudioTracks()[0];
   }
 
-  /** Asks for the device (this is when the browser prompts) and adds its track. */
-  async enable(kind: Kind): Promise<DeviceResult> {
+  /** Asks for the device (this is when the browser prompts) and adds its track; `deviceId`
+   *  is preferred (a remembered device that is gone falls back to the default). */
+  async enable(kind: Kind, deviceId = ""): Promise<DeviceResult> {
     const existing = this.track(kind);
     if (existing && existing.readyState === "live") return { track: existing };
-    if (!navigator.mediaDevices?.getUserMedia) {
-      return { error: explainMediaError(kind, { name: window.isSecureContext ? "NotFoundError" : "InsecureContextError" }) };
+    if (existing) this.disable(kind);
+    const result = await capture(kind, deviceId ? { ideal: deviceId } : undefined);
+    if (result.track) this.stream.addTrack(result.track);
+    return result;
+  }
+
+  /** Moves a running device to another one (`deviceId` exactly); the old track stops. */
+  async switchTo(kind: Kind, deviceId: string): Promise<DeviceResult> {
+    const old = this.track(kind);
+    const result = await capture(kind, { exact: deviceId });
+    if (!result.track) return result;
+    if (old) {
+      old.stop();
+      this.stream.removeTrack(old);
     }
-    try {
-      const media = await navigator.mediaDevices.getUserMedia({ [kind]: CONSTRAINTS[kind] });
-      const track = kind === "video" ? media.getVideoTracks()[0] : media.getAudioTracks()[0];
-      if (!track) return { error: explainMediaError(kind, { name: "NotFoundError" }) };
-      this.stream.addTrack(track);
-      return { track };
-    } catch (err) {
-      return { error: explainMediaError(kind, err instanceof Error ? err : { name: String((err as { name?: string })?.name ?? "") }) };
-    }
+    this.stream.addTrack(result.track);
+    return result;
+  }
+
+  /** The device a running track uses ("" when off). */
+  deviceOf(kind: Kind): string {
+    return this.track(kind)?.getSettings().deviceId ?? "";
   }
 
   /** Stops the device entirely (the camera light goes out). */
@@ -74,5 +85,31 @@ export class LocalMedia {
       track.stop();
       this.stream.removeTrack(track);
     }
+  }
+}
+
+async function capture(kind: Kind, deviceId?: ConstrainDOMString): Promise<DeviceResult> {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    return { error: explainMediaError(kind, { name: window.isSecureContext ? "NotFoundError" : "InsecureContextError" }) };
+  }
+  try {
+    const constraints = deviceId ? { ...CONSTRAINTS[kind], deviceId } : CONSTRAINTS[kind];
+    const media = await navigator.mediaDevices.getUserMedia({ [kind]: constraints });
+    const track = kind === "video" ? media.getVideoTracks()[0] : media.getAudioTracks()[0];
+    if (!track) return { error: explainMediaError(kind, { name: "NotFoundError" }) };
+    return { track };
+  } catch (err) {
+    return { error: explainMediaError(kind, err instanceof Error ? err : { name: String((err as { name?: string })?.name ?? "") }) };
+  }
+}
+
+/** The cameras or microphones the browser offers (named once permission was given). */
+export async function listDevices(kind: Kind): Promise<MediaDeviceInfo[]> {
+  if (!navigator.mediaDevices?.enumerateDevices) return [];
+  const want = kind === "video" ? "videoinput" : "audioinput";
+  try {
+    return (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === want && d.deviceId);
+  } catch {
+    return [];
   }
 }

@@ -31,6 +31,8 @@ export interface RoomEvents {
   "rate-limit-exceeded": (p: { action?: string; resetTime?: string | number; retryAfter?: number }) => void;
   notice: (error: ApiError) => void;
   connection: (connected: boolean) => void;
+  /** Another tab of this person took the seat over; this socket is closed next. */
+  "seat-moved": () => void;
 }
 
 type Handlers = { [K in keyof RoomEvents]?: RoomEvents[K][] };
@@ -45,6 +47,8 @@ export class RoomSession {
   /** Acknowledged requests in flight: their failures arrive in the ack, so the twin `error` event is ignored. */
   private inFlight = 0;
   private rejection: ApiError | null = null;
+  /** Whether join-room may move the seat here from another tab (asked first on a fresh join). */
+  takeOver = false;
 
   constructor(readonly roomId: string, public user: User) {
     this.socket = namespace(`/public-room/${encodeURIComponent(roomId)}`);
@@ -136,6 +140,11 @@ export class RoomSession {
     s.on("error", (p) => {
       if (this.inFlight === 0) this.emitLocal("notice", toApiError(p, "ERROR"));
     });
+    s.on("seat-moved", () => {
+      // Not a connection problem: stop here (no reconnect) and let the page say what happened.
+      this.dispose();
+      this.emitLocal("seat-moved");
+    });
     s.on("server-shutting-down", () => {
       reportProblem("The server is restarting. You'll be reconnected automatically.");
       this.emitLocal("notice", { code: "SERVER_SHUTTING_DOWN", message: "The server is restarting. You'll be reconnected automatically." });
@@ -163,7 +172,12 @@ export class RoomSession {
     try {
       ack = await this.socket
         .timeout(ACK_TIMEOUT_MS)
-        .emitWithAck("join-room", { userId: this.user.userId, userName: this.user.displayName });
+        .emitWithAck("join-room", {
+          userId: this.user.userId,
+          userName: this.user.displayName,
+          // Re-joining after a reconnect is this tab's own seat: never ask then.
+          takeOver: this.takeOver || isRejoin,
+        });
     } catch {
       if (this.disposed) return;
       // No answer: if the socket is still up, the server is slow; tell the user, keep the seat.

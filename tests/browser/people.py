@@ -67,6 +67,14 @@ class ProxyHub:
         """Cuts a person's open connections, like a network blip."""
         self.loop.call_soon_threadsafe(proxy.drop_connections)
 
+    def set_offline(self, proxy: PersonProxy, offline: bool) -> None:
+        """Takes a person's network away (open connections cut, new ones refused) or gives it back."""
+        def apply() -> None:
+            proxy.offline = offline
+            if offline:
+                proxy.drop_connections()
+        self.loop.call_soon_threadsafe(apply)
+
     def close_all(self) -> None:
         for proxy in self.proxies:
             self._run(proxy.close())

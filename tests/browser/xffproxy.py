@@ -36,6 +36,8 @@ class PersonProxy:
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
         self._conns: set[asyncio.StreamWriter] = set()
+        # Offline: new connections are closed at once, as if the network were gone.
+        self.offline = False
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -54,6 +56,9 @@ class PersonProxy:
         self._conns.clear()
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self.offline:
+            client_w.transport.abort()
+            return
         try:
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:

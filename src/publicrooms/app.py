@@ -19,6 +19,7 @@ from publicrooms.api.routes import health, router
 from publicrooms.clock import Clock
 from publicrooms.context import AppContext
 from publicrooms.errors import ConnectionTimeout, is_outage
+from publicrooms.realtime import engineio_adapter
 from publicrooms.realtime.broadcaster import SocketBroadcaster
 from publicrooms.realtime.connections import ConnectionRegistry
 from publicrooms.realtime.gateway import Gateway
@@ -69,7 +70,11 @@ class PublicRooms:
             limits_storage_uri=limits.storage_uri,
             heartbeat_timeout_s=settings.node_heartbeat_timeout_s,
             fanout_backlog=settings.fanout_backlog, fanout_retry_s=settings.fanout_retry_s)
-        self.sio = socketio.AsyncServer(
+        engineio_adapter.self_test()
+        self.sio = engineio_adapter.StrictServer(
+            clock=clock, max_attachments=settings.max_attachments,
+            max_attachment_bytes=settings.max_message_bytes,
+            namespace_timeout_s=cleanup.namespace_connect_timeout_s,
             # Redis mode: the manager fans out across nodes; memory mode: in-process.
             client_manager=state.client_manager,
             # Behind a load balancer, long-polling requests must reach the node that owns their

@@ -72,6 +72,8 @@ class CleanupSettings(BaseModel):
     shutdown_grace_s: float = Field(default=5.0, ge=0)  # 0 disables
     engineio_ping_interval_s: PositiveFloat = 25.0
     engineio_ping_timeout_s: PositiveFloat = 20.0
+    # An Engine.IO session that has joined no Socket.IO namespace by then is closed.
+    namespace_connect_timeout_s: PositiveFloat = 10.0
 
 
 class Settings(BaseSettings):
@@ -115,6 +117,9 @@ class Settings(BaseSettings):
 
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     ws_compression: bool = False
+    # Binary attachments one Socket.IO packet may announce (Node's socket.io-parser: 10);
+    # together they may not exceed max_message_bytes.
+    max_attachments: PositiveInt = 10
     gc_freeze: bool = True
     gc_gen0_threshold: PositiveInt = 50_000
     log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error|critical)$")

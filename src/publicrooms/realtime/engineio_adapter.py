@@ -1,0 +1,222 @@
+"""Strict packet handling over python-engineio / python-socketio: every malformed packet is
+answered, attachments are capped, sessions that never join a namespace are closed.
+
+python-socketio hands an incoming message to `AsyncServer._handle_eio_message`, which decodes
+it and dispatches; anything it cannot make sense of raises inside a handler that
+python-engineio only logs, so the client hears nothing and the connection stays open. An
+event announcing a million binary attachments is buffered frame by frame without a limit.
+Node's socket.io closes the connection on all of these; so does this server, after telling
+a namespace-connected client why (`error`, INVALID_REQUEST).
+
+This is the one place that touches those libraries' private parts: `_handle_eio_message`,
+`_handle_eio_connect`, `_binary_packet`, `_handle_connect/_disconnect/_event/_ack` on the
+Socket.IO server, and `AsyncSocket.receive` plus `AsyncServer.sockets` on the Engine.IO side.
+The versions are pinned in pyproject.toml and `self_test()` runs at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import engineio
+import engineio.async_socket
+import engineio.packet as eio_packet
+import socketio
+import socketio.packet as sio_packet
+import structlog
+
+from publicrooms.clock import Clock
+from publicrooms.errors import InvalidRequest
+
+log = structlog.get_logger("publicrooms.transport")
+
+_CLIENT_TYPES = {sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT, sio_packet.ACK,
+                 sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK}
+_EIO_TYPES = set(range(len(eio_packet.packet_names)))
+
+
+class MalformedPacket(Exception):
+    """A packet this server refuses; the message says what was wrong with it."""
+
+
+def check_packet(pkt: socketio.packet.Packet, max_attachments: int) -> None:
+    """Refuse what Node's socket.io-parser refuses (its `isPayloadValid`), plus big counts."""
+    kind, data = pkt.packet_type, pkt.data
+    if kind not in _CLIENT_TYPES:
+        raise MalformedPacket(f"unknown packet type {kind!r}")
+    if kind in (sio_packet.EVENT, sio_packet.BINARY_EVENT):
+        if not isinstance(data, list) or not data:
+            raise MalformedPacket("an event must be a non-empty array")
+        if not isinstance(data[0], str):
+            raise MalformedPacket("an event name must be a string")
+    elif kind in (sio_packet.ACK, sio_packet.BINARY_ACK):
+        if not isinstance(data, list):
+            raise MalformedPacket("an acknowledgement must be an array")
+    elif kind == sio_packet.CONNECT:
+        if data is not None and not isinstance(data, dict):
+            raise MalformedPacket("connect data must be an object")
+    if kind in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK):
+        if not 0 < pkt.attachment_count <= max_attachments:
+            raise MalformedPacket(f"{pkt.attachment_count} attachments (at most "
+                                  f"{max_attachments})")
+
+
+class StrictSocket(engineio.async_socket.AsyncSocket):
+    """An Engine.IO socket that closes on a packet type the protocol does not have."""
+
+    async def receive(self, pkt: eio_packet.Packet) -> None:
+        if pkt.packet_type not in _EIO_TYPES:
+            log.info("malformed packet refused", reason="unknown Engine.IO packet type")
+            await self.close(wait=False, abort=False,
+                             reason=self.server.reason.SERVER_DISCONNECT)
+            raise engineio.exceptions.SocketIsClosedError()
+        await super().receive(pkt)
+
+
+class StrictServer(socketio.AsyncServer):
+    """python-socketio's server with strict decoding, attachment caps and a namespace deadline."""
+
+    def __init__(self, *args: Any, clock: Clock, max_attachments: int,
+                 max_attachment_bytes: int, namespace_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+        self.max_attachments = max_attachments
+        self.max_attachment_bytes = max_attachment_bytes
+        self.namespace_timeout_s = namespace_timeout_s
+        self._attachment_bytes: dict[str, int] = {}     # eio sid → bytes of pending attachments
+        self._deadlines: dict[str, asyncio.Task] = {}   # eio sid → its namespace deadline
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> Any:
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None and type(socket) is engineio.async_socket.AsyncSocket:
+            socket.__class__ = StrictSocket  # adds behaviour only: no state of its own
+        self._deadlines[eio_sid] = asyncio.create_task(self._namespace_deadline(eio_sid))
+        return await super()._handle_eio_connect(eio_sid, environ)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        deadline = self._deadlines.pop(eio_sid, None)
+        if deadline is not None and deadline is not asyncio.current_task():
+            deadline.cancel()
+        self._attachment_bytes.pop(eio_sid, None)
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def _namespace_deadline(self, eio_sid: str) -> None:
+        """A session that connected no namespace in time is closed (a slow or idle opener)."""
+        await self._clock.sleep(self.namespace_timeout_s)
+        if eio_sid not in self.eio.sockets or self._namespaces_of(eio_sid):
+            return
+        log.info("session closed", reason="no namespace connected",
+                 timeout_s=self.namespace_timeout_s)
+        await self.close_session(eio_sid)
+
+    async def close_session(self, eio_sid: str) -> None:
+        """Close an Engine.IO session and its transport, whatever the client does.
+
+        Engine.IO's own close only sends CLOSE and waits for the client to hang up; a hostile
+        client never does. Ending the writer (None in its queue) closes the WebSocket too.
+        """
+        socket = self.eio.sockets.get(eio_sid)
+        await self.eio.disconnect(eio_sid)
+        if socket is not None:
+            socket.queue.put_nowait(None)
+
+    def _namespaces_of(self, eio_sid: str) -> list[str]:
+        return [ns for ns in self.manager.get_namespaces()
+                if self.manager.sid_from_eio_sid(eio_sid, ns) is not None]
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        try:
+            await self._dispatch(eio_sid, data)
+        except MalformedPacket as exc:
+            await self._refuse(eio_sid, str(exc))
+
+    async def _dispatch(self, eio_sid: str, data: Any) -> None:
+        pending = self._binary_packet.get(eio_sid)
+        if pending is not None:
+            if not isinstance(data, bytes | bytearray):
+                raise MalformedPacket("text frame while binary attachments were due")
+            total = self._attachment_bytes.get(eio_sid, 0) + len(data)
+            if total > self.max_attachment_bytes:
+                raise MalformedPacket(f"attachments over {self.max_attachment_bytes} bytes")
+            self._attachment_bytes[eio_sid] = total
+            if not pending.add_attachment(data):
+                return
+            del self._binary_packet[eio_sid]
+            self._attachment_bytes.pop(eio_sid, None)
+            if pending.packet_type == sio_packet.BINARY_EVENT:
+                await self._handle_event(eio_sid, pending.namespace, pending.id, pending.data)
+            else:
+                await self._handle_ack(eio_sid, pending.namespace, pending.id, pending.data)
+            return
+        if not isinstance(data, str):
+            raise MalformedPacket("binary frame with no binary packet pending")
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except RecursionError:
+            raise MalformedPacket("nested too deeply") from None
+        except (ValueError, TypeError, IndexError) as exc:
+            raise MalformedPacket(f"undecodable packet ({exc})") from None
+        check_packet(pkt, self.max_attachments)
+        kind = pkt.packet_type
+        if kind == sio_packet.CONNECT:
+            await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
+        elif kind == sio_packet.DISCONNECT:
+            await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
+        elif kind == sio_packet.EVENT:
+            await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        elif kind == sio_packet.ACK:
+            await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
+        else:  # binary: the attachments follow
+            if not self.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/"):
+                raise MalformedPacket("binary packet for a namespace not connected")
+            self._binary_packet[eio_sid] = pkt
+            self._attachment_bytes[eio_sid] = 0
+
+    async def _refuse(self, eio_sid: str, reason: str) -> None:
+        """Say what was wrong on every namespace the session joined, then close it."""
+        log.info("malformed packet refused", reason=reason)
+        self._binary_packet.pop(eio_sid, None)
+        self._attachment_bytes.pop(eio_sid, None)
+        payload = InvalidRequest(f"Malformed packet: {reason}.").payload()
+        for namespace in self._namespaces_of(eio_sid):
+            sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+            try:
+                await self._send_packet(eio_sid, self.packet_class(
+                    sio_packet.EVENT, namespace=namespace, data=["error", payload]))
+            except Exception:  # noqa: BLE001 - the session may be gone already
+                log.debug("could not tell the session", sid=sid)
+        await self.close_session(eio_sid)
+
+
+# --- start-up self-test ------------------------------------------------------------------
+
+def self_test() -> None:
+    """Fail at start-up, with one clear message, if the internals used here have changed."""
+    problems = []
+    for name in ("_handle_eio_message", "_handle_eio_connect", "_handle_eio_disconnect",
+                 "_handle_connect", "_handle_disconnect", "_handle_event", "_handle_ack",
+                 "_send_packet"):
+        if not inspect.iscoroutinefunction(getattr(socketio.AsyncServer, name, None)):
+            problems.append(f"socketio.AsyncServer.{name}")
+    if not inspect.iscoroutinefunction(getattr(engineio.async_socket.AsyncSocket, "receive",
+                                               None)):
+        problems.append("engineio.AsyncSocket.receive")
+    server = socketio.AsyncServer(async_mode="asgi")
+    if not isinstance(getattr(server, "_binary_packet", None), dict):
+        problems.append("socketio.AsyncServer._binary_packet")
+    if not isinstance(getattr(server.eio, "sockets", None), dict):
+        problems.append("engineio.AsyncServer.sockets")
+    if "self.queue" not in inspect.getsource(engineio.async_socket.AsyncSocket.poll):
+        problems.append("engineio.AsyncSocket.queue (closing the writer)")
+    if hasattr(engineio.async_socket.AsyncSocket, "__slots__"):
+        problems.append("engineio.AsyncSocket has slots (class swap)")
+    pkt = socketio.packet.Packet(encoded_packet='51-["e",{"_placeholder":true,"num":0}]')
+    if (pkt.packet_type, pkt.attachment_count) != (sio_packet.BINARY_EVENT, 1):
+        problems.append("socketio.packet.Packet decoding")
+    elif not pkt.add_attachment(b"x") or pkt.data != ["e", b"x"]:
+        problems.append("socketio.packet.Packet.add_attachment")
+    if problems:
+        raise RuntimeError("python-socketio/python-engineio internals changed (pinned versions "
+                           "in pyproject.toml): " + ", ".join(problems))

@@ -120,10 +120,13 @@ class Settings(BaseSettings):
     # Binary attachments one Socket.IO packet may announce (Node's socket.io-parser: 10);
     # together they may not exceed max_message_bytes.
     max_attachments: PositiveInt = 10
+    # A request whose headers are unfinished this long after its first byte is cut off.
+    header_timeout_s: PositiveFloat = 5.0
     gc_freeze: bool = True
     gc_gen0_threshold: PositiveInt = 50_000
     log_level: str = Field(default="info", pattern=r"(?i)^(debug|info|warning|error|critical)$")
     log_json: bool = False
+    log_access: bool = Field(default=False, description="one line per HTTP request (uvicorn's access log)")
 
     limits: LimitSettings = Field(default_factory=LimitSettings)
     cleanup: CleanupSettings = Field(default_factory=CleanupSettings)

@@ -56,3 +56,209 @@ async def test_serve_starts_on_defaults_and_drains_on_sigterm(tmp_path, clients)
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+# --- start-up, configuration, stopping and the operator CLI, as an operator meets them ------
+
+import re  # noqa: E402
+import subprocess  # noqa: E402
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[(debug|info|warning|error|critical) *\] ")
+CLI = [sys.executable, "-m", "publicrooms.cli"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLICROOMS_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, timeout_s: float = 60, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], env=_env(**env), capture_output=True, text=True,
+                          timeout=timeout_s)
+
+
+async def _ready(url: str) -> None:
+    async def up() -> bool:
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(url + "/ready")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await wait_for(up, "server ready", timeout_s=60)
+
+
+async def _serve(tmp_path, port: int, **env: str):  # noqa: ANN001, ANN202
+    return await asyncio.create_subprocess_exec(
+        *CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"),
+        env=_env(**env), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True)
+
+
+async def test_group_sigterm_exits_0_within_a_second_workers_included_one_log_format(
+        tmp_path, clients) -> None:
+    port = free_port()
+    process = await _serve(tmp_path, port, PUBLICROOMS_MEDIA__WORKERS="1")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _ready(url)
+        person = await clients(url, "/public-room/deep-focus").connect()
+        assert (await person.call("join-room", {"userName": "Sam"}))["success"]
+        started = time.monotonic()
+        os.killpg(process.pid, signal.SIGTERM)  # as a terminal or a process manager does
+        code = await asyncio.wait_for(process.wait(), 15)
+        elapsed = time.monotonic() - started
+        output = (await process.stdout.read()).decode()
+        assert code == 0, output
+        assert elapsed < 1.0, f"shutdown took {elapsed:.2f}s"
+        assert "died" not in output and "Traceback" not in output, output
+        lines = [line for line in output.splitlines() if line.strip()]
+        odd = [line for line in lines if not LOG_LINE.match(line)]
+        assert odd == [], f"lines outside the one log format: {odd}"
+        assert any("Uvicorn running" in line and "[uvicorn.error]" in line for line in lines)
+        assert any("media worker 0 started" in line for line in lines), output
+        assert any("migrations applied" in line and "0003" in line for line in lines), output
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    # Started again on the same database: nothing to apply, and it says so.
+    port = free_port()
+    again = await _serve(tmp_path, port, PUBLICROOMS_MEDIA__ENABLED="false")
+    try:
+        await _ready(f"http://127.0.0.1:{port}")
+        os.killpg(again.pid, signal.SIGINT)  # Ctrl-C
+        assert await asyncio.wait_for(again.wait(), 15) == 0
+        assert "schema up to date" in (await again.stdout.read()).decode()
+    finally:
+        if again.returncode is None:
+            again.kill()
+            await again.wait()
+
+
+async def test_make_run_stops_on_a_group_signal_without_a_make_error(tmp_path) -> None:
+    port = free_port()
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # -o: the venv and the page are already built here; `make run` itself is what is tested.
+    process = await asyncio.create_subprocess_exec(
+        "make", "-s", "-o", "install", "-o", "web", "run", f"PORT={port}",
+        f"DATA_DIR={tmp_path / 'data'}", cwd=root,
+        env=_env(PUBLICROOMS_MEDIA__ENABLED="false"), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+    try:
+        await _ready(f"http://127.0.0.1:{port}")
+        os.killpg(process.pid, signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 15)
+        output = (await process.stdout.read()).decode()
+        assert "server stopped" in output, output
+        assert "make: ***" not in output and "Terminated" not in output, output
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def test_bad_settings_stop_the_server_with_one_line(tmp_path) -> None:
+    data = str(tmp_path / "data")
+    cases = [
+        ({"PUBLICROOMS_SYSTEM_CAPACITY": "0"}, ["PUBLICROOMS_SYSTEM_CAPACITY", "'0'", "greater than 0"]),
+        ({"PUBLICROOMS_HISTORY_LENGTH": "-5"}, ["PUBLICROOMS_HISTORY_LENGTH", "'-5'", "greater than 0"]),
+        ({"PUBLICROOMS_LIMITS__CHAT_PER_MINUTE": "many"},
+         ["PUBLICROOMS_LIMITS__CHAT_PER_MINUTE", "'many'", "integer"]),
+        ({"PUBLICROOMS_ROOMS": "[]"}, ["PUBLICROOMS_ROOMS", "'[]'", "at least 1"]),
+        ({"PUBLICROOMS_ROOMS": '[{"id":"a","name":"A"},{"id":"a","name":"B"}]'},
+         ["PUBLICROOMS_ROOMS", "unique"]),
+        ({"PUBLICROOMS_REDIS_URL": "http://example"}, ["PUBLICROOMS_REDIS_URL", "redis://"]),
+        ({"PUBLICROOMS_DATABASE_URL": "mysql://x/y"}, ["PUBLICROOMS_DATABASE_URL", "postgresql+asyncpg"]),
+    ]
+    for env, expected in cases:
+        result = run_cli("serve", "--data-dir", data, **env)
+        assert result.returncode == 2, (env, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr, (env, result.stderr)
+        for part in expected:
+            assert part in lines[0], (env, lines[0])
+
+
+def test_unreachable_database_or_redis_is_named_in_one_line(tmp_path) -> None:
+    closed = free_port()
+    result = run_cli("serve", "--data-dir", str(tmp_path / "data"),
+                     PUBLICROOMS_DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:{closed}/records")
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines() == [
+        f"publicrooms: cannot reach the PostgreSQL database 'records' on 127.0.0.1:{closed} "
+        "(PUBLICROOMS_DATABASE_URL): connection refused"]
+    result = run_cli("serve", "--data-dir", str(tmp_path / "data"), PUBLICROOMS_SECRET="s" * 32,
+                     PUBLICROOMS_REDIS_URL=f"redis://127.0.0.1:{closed}/4")
+    assert result.returncode == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"Redis at 127.0.0.1:{closed} db 4" in lines[0], lines
+    assert "PUBLICROOMS_REDIS_URL" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_unknown_variables_help_and_config(tmp_path) -> None:
+    result = run_cli("config", "--data-dir", str(tmp_path), PUBLICROOMS_SYSTEM_CAPACTY="5",
+                     PUBLICROOMS_SECRET="very-secret-value", PUBLICROOMS_ADMIN_TOKEN="t" * 20,
+                     PUBLICROOMS_DATABASE_URL="postgresql+asyncpg://app:hunter2@db.internal/rooms",
+                     PUBLICROOMS_LIMITS__CHAT_PER_MINUTE="20")
+    assert result.returncode == 0, result.stderr
+    assert ("unknown setting PUBLICROOMS_SYSTEM_CAPACTY is ignored; did you mean "
+            "PUBLICROOMS_SYSTEM_CAPACITY?") in result.stderr
+    shown = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert shown["PUBLICROOMS_SECRET"] == "****" and shown["PUBLICROOMS_ADMIN_TOKEN"] == "****"
+    assert shown["PUBLICROOMS_DATABASE_URL"] == "postgresql+asyncpg://app:***@db.internal/rooms"
+    assert shown["PUBLICROOMS_LIMITS__CHAT_PER_MINUTE"] == "20"
+    assert shown["PUBLICROOMS_SYSTEM_CAPACITY"] == "100"
+    assert "hunter2" not in result.stdout and "very-secret" not in result.stdout
+    help_text = run_cli("serve", "--help", COLUMNS="200").stdout
+    for variable in ("PUBLICROOMS_SYSTEM_CAPACITY = 100", "PUBLICROOMS_LIMITS__CHAT_PER_MINUTE = 10",
+                     "PUBLICROOMS_CLEANUP__RECONNECT_GRACE_S = 10.0", "PUBLICROOMS_ADMIN_TOKEN = unset",
+                     "PUBLICROOMS_MEDIA__WORKERS = 0"):
+        assert variable in help_text, variable
+
+
+async def test_operator_cli_against_a_running_server(tmp_path, clients) -> None:
+    token = "cli-operator-token-0123456789"
+    port = free_port()
+    process = await _serve(tmp_path, port, PUBLICROOMS_MEDIA__ENABLED="false",
+                           PUBLICROOMS_ADMIN_TOKEN=token)
+    url = f"http://127.0.0.1:{port}"
+    env = {"PUBLICROOMS_ADMIN_URL": url, "PUBLICROOMS_ADMIN_TOKEN": token}
+
+    async def cli(*args: str) -> subprocess.CompletedProcess:
+        return await asyncio.to_thread(run_cli, "admin", *args, **env)
+
+    try:
+        await _ready(url)
+        ana = await clients(url, "/public-room/deep-focus").connect()
+        assert (await ana.call("join-room", {"userName": "Ana"}))["success"]
+        bo = await clients(url, "/public-room/deep-focus").connect()
+        bo_id = (await bo.call("join-room", {"userName": "Bo Troll"}))["self"]["userId"]
+        report = await ana.call("report-user", {"userId": bo_id, "reason": "spam", "text": "ads"})
+
+        rooms = await cli("rooms")
+        assert rooms.returncode == 0 and "deep-focus" in rooms.stdout and "Bo Troll" in rooms.stdout
+        found = await cli("find", "--name", "troll")
+        assert bo_id in found.stdout and "reports=1" in found.stdout, found.stdout
+        listed = await cli("reports")
+        assert report["reportId"] in listed.stdout and "'ads'" in listed.stdout
+        kicked = await cli("kick", bo_id, "--reason", "ads")
+        assert kicked.returncode == 0 and "1 socket" in kicked.stdout
+        await wait_for(lambda: bo.events["kicked"], "Bo is told")
+        banned = await cli("ban", "--report", report["reportId"], "--reason", "spam bot",
+                           "--duration-s", "600", "--public-reason", "Advertising.")
+        assert banned.returncode == 0 and "banned" in banned.stdout, banned.stderr
+        assert "active" in (await cli("bans")).stdout
+        assert (await cli("resolve", report["reportId"], "--resolution", "banned")).returncode == 0
+        assert report["reportId"] not in (await cli("reports")).stdout
+        assert (await cli("suspicious")).returncode == 0
+        assert (await cli("unban", "--user", bo_id)).returncode == 0
+        again = await cli("unban", "--user", bo_id)
+        assert again.returncode == 1 and again.stderr.startswith("publicrooms: NOT_FOUND")
+        wrong = await asyncio.to_thread(run_cli, "admin", "rooms", PUBLICROOMS_ADMIN_URL=url,
+                                        PUBLICROOMS_ADMIN_TOKEN="wrong-token-000000000")
+        assert wrong.returncode == 1 and "UNAUTHORIZED" in wrong.stderr
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0

@@ -152,8 +152,11 @@ def run(conn: Connection, settings_json: str, index: int) -> None:
     """Entry point of a worker process (spawned; never forked from the signalling process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     faulthandler.enable()  # a crash in C (libsrtp, libvpx, OpenSSL) leaves a traceback in the log
-    logging.basicConfig(level=logging.WARNING, format=f"media-worker[{index}] %(levelname)s %(name)s: %(message)s")
+    from ..logging import configure_logging
+
+    configure_logging("warning", media_worker=index)  # the server's format, with the worker named
     settings = MediaSettings.model_validate_json(settings_json)
+    _stop_on_term_unless_parent_does(settings.worker_ping_timeout_s)
     run_loop = _loop_runner(settings.event_loop)
     if not settings.profile_dir:
         run_loop(_serve(conn, settings))
@@ -167,6 +170,19 @@ def run(conn: Connection, settings_json: str, index: int) -> None:
     finally:
         profiler.disable()
         profiler.dump_stats(os.path.join(settings.profile_dir, f"worker-{index}-{os.getpid()}.prof"))
+
+
+def _stop_on_term_unless_parent_does(grace_s: float) -> None:
+    """A stop signal sent to the whole process group reaches the signalling process too, which
+    then stops this worker in its shutdown (a clean exit, not a crash). Only if it has not
+    done so within `grace_s` does the worker end by itself (an orphan, a stuck parent)."""
+
+    def on_term(_signum: int, _frame: object) -> None:
+        timer = threading.Timer(grace_s, os._exit, args=(0,))
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, on_term)
 
 
 def _loop_runner(name: str) -> Callable[[Any], None]:

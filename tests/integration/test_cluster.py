@@ -56,11 +56,14 @@ async def test_limits_hold_across_nodes(cluster_factory, clients, http) -> None:
     statuses = [(await http(node.url, ip).get("/api/public/rooms")).status_code
                 for node in [*cluster.nodes, cluster.nodes[0]]]
     assert statuses == [200, 200, 200, 429]
-    # Chat: one user with a tab on each of two nodes shares one budget.
-    tabs = [await clients(node.url, ROOM, ip).connect() for node in cluster.nodes[:2]]
-    for tab in tabs:
-        assert (await tab.call("join-room", {"userName": "Tabs"}))["success"]
-    results = [await tabs[i % 2].call("send-message", {"content": f"m{i}"}) for i in range(7)]
+    # Chat: one user's budget follows them to another node (a second tab there takes the
+    # seat over; the first is closed).
+    first = await clients(cluster.nodes[0].url, ROOM, ip).connect()
+    assert (await first.call("join-room", {"userName": "Tabs"}))["success"]
+    results = [await first.call("send-message", {"content": f"m{i}"}) for i in range(3)]
+    second = await clients(cluster.nodes[1].url, ROOM, ip).connect()
+    assert (await second.call("join-room", {"userName": "Tabs"}))["success"]
+    results += [await second.call("send-message", {"content": f"m{i}"}) for i in range(3, 7)]
     assert [("success" in r) for r in results] == [True] * 6 + [False]
     assert results[6]["error"]["code"] == "CHAT_RATE_LIMIT_EXCEEDED"
     # Joins: one budget over REST on every node (2 here; the REST budget is 3).

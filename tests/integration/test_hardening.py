@@ -159,3 +159,24 @@ async def test_session_without_a_namespace_is_closed(server_factory, raw_session
     await wait_for(lambda: any(isinstance(m, str) and m.startswith(f"43{ROOM},2") for m in
                                joined.received), "pong answered")
     assert not joined.closed.is_set()
+
+
+async def test_slow_request_headers_are_cut_off(server_factory) -> None:
+    server = server_factory(header_timeout_s=1.0)
+    host, port = "127.0.0.1", server.port
+    trickles = []
+    for _ in range(20):  # slowloris: requests whose headers never end
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /api/public/rooms HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        await writer.drain()
+        trickles.append((reader, writer))
+    silent = await asyncio.open_connection(host, port)  # connects and says nothing
+    for reader, writer in [*trickles, silent]:
+        # EOF from the server: the connection was closed on it (not left open for 30 s).
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+    # A prompt request on the same server is served.
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"HTTP/1.1 200")
+    writer.close()

@@ -111,6 +111,9 @@ export class DevicePreview {
       this.problem.textContent = result.error;
     } else {
       this.problem.textContent = "";
+      // A device picked while this one was starting: move to it now.
+      const wanted = kind === "video" ? mediaPrefs.get().videoDevice : mediaPrefs.get().audioDevice;
+      if (wanted && wanted !== this.local.deviceOf(kind)) await this.switchTo(kind, wanted, generation);
     }
     this.show();
     await this.fillPickers();

@@ -12,12 +12,34 @@ from publicrooms.media.settings import MediaSettings
 from .mediaclient import EventRouter, Participant, poll, poll_async
 
 
+# Every media test runs on the compiled per-packet path and on the pure-Python fallback; the
+# `fastpath` fixture says which, and `media_settings()` builds workers for it.
+_FASTPATH = {"native": True}
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def fastpath(request: pytest.FixtureRequest) -> str:
+    _FASTPATH["native"] = request.param == "compiled"
+    return str(request.param)
+
+
+async def assert_fastpath(service: MediaService) -> None:
+    """The workers really use the path this test run is for (no silent fallback in CI)."""
+    stats = await service.stats()
+    wanted = _FASTPATH["native"]
+    assert [w["nativeFastpath"] for w in stats["workers"]] == [wanted] * len(stats["workers"]), (
+        "compiled fast path requested but not in use: build it with `pip install -e .`" if wanted
+        else "Python path requested but the compiled one is in use"
+    )
+
+
 def media_settings(**overrides: object) -> MediaSettings:
     values: dict[str, object] = {
         "workers": 1,
         "loopback_only": True,
         "pli_throttle_s": 0.3,
         "speaker_interval_s": 0.2,
+        "native_fastpath": _FASTPATH["native"],
     }
     values.update(overrides)
     return MediaSettings(**values)
@@ -32,6 +54,7 @@ def router() -> EventRouter:
 async def service(router: EventRouter) -> AsyncIterator[MediaService]:
     service = MediaService(media_settings(), on_event=router)
     await service.start()
+    await assert_fastpath(service)
     try:
         yield service
     finally:

@@ -379,37 +379,132 @@ def hook_sender(
 
 
 class FastPath:
-    """SRTP protect and UDP send for one DTLS transport, bypassing aiortc's async send path."""
+    """SRTP protect and UDP send for one DTLS transport, bypassing aiortc's async send path.
 
-    __slots__ = ("protect", "sendto", "addr", "_dtls", "_connection", "_pair")
+    `send(packet, payload_type)` protects and sends one RTP packet (patching the payload type
+    when it is >= 0) and returns whether it went out. With the compiled extension that is one
+    C call (copy, libsrtp, `sendto` on the connection's socket); without it, or for a
+    TURN-relayed pair, the same steps in Python.
+    """
+
+    __slots__ = ("send", "_dtls", "_connection", "_pair", "_native", "_protect")
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
         self._connection = dtls.transport._connection
         self._pair = None
-        self.protect: Callable[[bytes], bytes] = srtp_protector(dtls._tx_srtp)
-        self.sendto: Callable[[bytes, Any], None] = _discard
-        self.addr: Any = None
+        session = dtls._tx_srtp
+        self._native = native_sender(session)
+        self._protect: Callable[[bytes], bytes] = srtp_protector(session)
+        self.send: Callable[[bytes, int], bool] = discard_send
         self.refresh()
+
+    @property
+    def native(self) -> bool:
+        return self._native is not None and self.send == self._native.send
 
     def refresh(self) -> bool:
         """Re-read the nominated candidate pair (it can change); False when not connected."""
-        if self._dtls.state != "connected":
-            self.sendto = _discard
-            return False
-        pair = self._connection._nominated.get(1)
+        pair = self._connection._nominated.get(1) if self._dtls.state == "connected" else None
         if pair is None:
-            self.sendto = _discard
+            self._pair = None
+            self.send = discard_send
+            if self._native is not None:
+                self._native.target(-1)
             return False
         if pair is not self._pair:
             self._pair = pair
             protocol = pair.protocol
             if type(protocol) is aioice.ice.StunProtocol:
-                self.sendto = protocol.transport.sendto
+                sendto = protocol.transport.sendto
+                if self._native is not None and _target_native(self._native, protocol.transport, pair.remote_addr):
+                    self.send = self._native.send
+                    return True
             else:  # TURN-relayed: the protocol wraps data itself, asynchronously
-                self.sendto = _scheduled(protocol.send_data)
-            self.addr = pair.remote_addr
+                sendto = _scheduled(protocol.send_data)
+            self.send = python_sender(self._protect, sendto, pair.remote_addr)
         return True
+
+
+def _target_native(sender: Any, transport: asyncio.DatagramTransport, addr: Any) -> bool:
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        sender.target(sock.fileno(), addr[0], addr[1])
+    except (ValueError, TypeError, OSError):
+        return False  # not a numeric address: the Python path resolves it
+    return True
+
+
+def python_sender(
+    protect: Callable[[bytes], bytes], sendto: Callable[[bytes, Any], None], addr: Any
+) -> Callable[[bytes, int], bool]:
+    """The pure-Python `send(packet, payload_type)`: what the compiled Sender does, via cffi."""
+
+    def send(packet: bytes, payload_type: int = -1) -> bool:
+        if payload_type >= 0:
+            patched = bytearray(packet)
+            patched[1] = (patched[1] & 0x80) | payload_type
+            packet = bytes(patched)
+        sendto(protect(packet), addr)
+        return True
+
+    return send
+
+
+def discard_send(packet: bytes, payload_type: int = -1) -> bool:
+    return False
+
+
+# --- the compiled hot path (publicrooms.media._fastpath), with the Python path as fallback ---
+
+try:
+    from . import _fastpath as _native_module
+except ImportError:  # not built (no compiler at install time): the Python path does the same
+    _native_module = None  # type: ignore[assignment]
+
+_native_enabled = _native_module is not None
+
+
+def use_native(enabled: bool) -> bool:
+    """Choose the compiled path when it is built and `enabled`; returns whether it is in use."""
+    global _native_enabled
+    _native_enabled = enabled and _native_module is not None
+    return _native_enabled
+
+
+def native_in_use() -> bool:
+    return _native_enabled
+
+
+def _address(cdata: Any) -> int:
+    return int(_srtp_ffi.cast("uintptr_t", cdata))
+
+
+def native_sender(session: pylibsrtp.Session) -> Any:
+    """A compiled Sender on the session's libsrtp context, or None on the Python path."""
+    if not _native_enabled:
+        return None
+    return _native_module.Sender(_address(_srtp_lib.srtp_protect), _address(session._srtp[0]), session)
+
+
+def srtp_unprotector(session: pylibsrtp.Session) -> Callable[[bytes], bytes | None]:
+    """`unprotect(data)` -> plain RTP, or None when the packet fails authentication."""
+    if _native_enabled:
+        return _native_module.Unprotector(  # type: ignore[no-any-return]
+            _address(_srtp_lib.srtp_unprotect), _address(session._srtp[0]), session
+        )
+    unprotect = session.unprotect
+    errors = (pylibsrtp.Error, ValueError)  # ValueError: longer than pylibsrtp's buffer
+
+    def unprotect_rtp(data: bytes) -> bytes | None:
+        try:
+            return unprotect(data)
+        except errors:
+            return None
+
+    return unprotect_rtp
 
 
 def srtp_protector(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
@@ -462,25 +557,22 @@ def _fast_datagrams(
     original: Callable[[bytes, Any], None], dtls: RTCDtlsTransport, sink: RtpSink, now_ms: Callable[[], int]
 ) -> Callable[[bytes, Any], None]:
     connected = DtlsState.CONNECTED
+    current: list[Any] = [None, None]  # the receiving session and its unprotector
 
     def datagram_received(data: bytes, addr: Any) -> None:
         # RTP, not RTCP (payload types 64-95 are RTCP's packet types 192-223)
         if data and 127 < data[0] < 192 and len(data) > 12 and not 191 < data[1] < 224:
             session = dtls._rx_srtp
             if session is not None and dtls._state is connected:
-                try:
-                    plain = session.unprotect(data)
-                except pylibsrtp.Error:
-                    return
-                sink(plain, now_ms())
+                if session is not current[0]:
+                    current[0], current[1] = session, srtp_unprotector(session)
+                plain = current[1](data)
+                if plain is not None:
+                    sink(plain, now_ms())
                 return
         original(data, addr)
 
     return datagram_received
-
-
-def _discard(data: bytes, addr: Any) -> None:
-    pass
 
 
 def _scheduled(send_data: Callable[[bytes, Any], Awaitable[None]]) -> Callable[[bytes, Any], None]:
@@ -517,6 +609,31 @@ def _self_test_policy() -> pylibsrtp.Policy:
     )
     policy.allow_repeat_tx = True
     return policy
+
+
+def _native_self_test(packet: bytes) -> None:
+    """The compiled path protects like libsrtp via cffi, sends on a real socket, unprotects."""
+    sender = native_sender(pylibsrtp.Session(_self_test_policy()))
+    twin = pylibsrtp.Session(_self_test_policy())
+    _require(sender.protect(packet) == twin.protect(packet), "compiled SRTP protect")
+    inbound = pylibsrtp.Policy(key=bytes(range(30)), ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND,
+                               srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80)
+    unprotect = srtp_unprotector(pylibsrtp.Session(inbound))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        out.bind(("127.0.0.1", 0))
+        sink.bind(("127.0.0.1", 0))
+        sink.settimeout(2.0)
+        sender.target(out.fileno(), "127.0.0.1", sink.getsockname()[1])
+        marked = packet[:1] + bytes([packet[1] | 0x80]) + packet[2:3] + bytes([packet[3] + 1]) + packet[4:]
+        _require(sender.send(marked, 100) is True, "compiled send")
+        received = sink.recv(2048)
+    plain = unprotect(received)
+    expected = marked[:1] + bytes([0x80 | 100]) + marked[2:]
+    _require(plain == expected, "compiled send: payload type patch, SRTP round trip")
+    _require(unprotect(received) is None, "compiled unprotect refuses a replay")
+    sender.target(-1)
+    _require(sender.send(packet) is False, "compiled send after target(-1)")
 
 
 async def self_test() -> None:
@@ -576,6 +693,8 @@ async def _self_test() -> None:
         packet = bytes([0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7]) + b"payload"
         twin = pylibsrtp.Session(_self_test_policy())
         _require(srtp_protector(session)(packet) == twin.protect(packet), "fast SRTP protect")
+        if _native_enabled:
+            _native_self_test(packet)
         connection = dtls.transport.iceGatherer._connection
         _require(dtls.transport._connection is connection, "RTCIceTransport._connection")
         for name in ("_local_candidates_start", "_local_candidates_end", "_local_candidates",

@@ -1,8 +1,9 @@
 """DownTrack: one up track as sent to one subscriber.
 
-The hot path (`write`) gets header bytes the up track already rewrote; a down track only
-patches the payload type when its subscriber negotiated a different one, keeps the packet for
-NACKs, SRTP-protects it with the subscriber's session and hands it to the UDP socket.
+The hot path (`write`) gets header bytes the up track already rewrote; a down track keeps
+the packet for NACKs (the shared bytes, no copy) and hands it to its send path, which patches
+the payload type when this subscriber negotiated a different one, SRTP-protects it with the
+subscriber's session and sends it (one call into the compiled extension when it is built).
 """
 
 from __future__ import annotations
@@ -45,9 +46,7 @@ class DownTrack:
         self._mask = size - 1
         self._history: list[bytes | None] = [None] * size
         self._fast: adapter.FastPath | None = None
-        self._protect: Any = None
-        self._sendto: Any = adapter._discard
-        self._addr: Any = None
+        self._send: Any = adapter.discard_send  # send(packet, payload_type) -> bool
         self._patch_pt = -1  # >= 0 when this subscriber's payload type differs from the template
         self._rtx_pt = -1
         self._rtx_ssrc = 0
@@ -78,19 +77,17 @@ class DownTrack:
             if not self.connected or self.closed or not keyframe:
                 return
             self._start_forwarding()
-        if self._patch_pt >= 0:
-            patched = bytearray(packet)
-            patched[1] = (patched[1] & 0x80) | self._patch_pt
-            packet = bytes(patched)
         self._history[seq & self._mask] = packet
         self.packets_sent += 1
         self.octets_sent += len(packet)
         try:
-            self._sendto(self._protect(packet), self._addr)
+            sent = self._send(packet, self._patch_pt)
         except Exception:  # one broken subscriber must not stop the fan-out
+            sent = False
+        if sent:
+            self._counters.forwarded += 1
+        else:
             self._counters.send_errors += 1
-            return
-        self._counters.forwarded += 1
 
     def _start_forwarding(self) -> None:
         self._live = True
@@ -123,13 +120,11 @@ class DownTrack:
         self._cname = info.cname
         self._fast = adapter.fast_path(self._sender.transport)
         if self._fast is not None:
-            self.use_path(self._fast.protect, self._fast.sendto, self._fast.addr)
+            self.use_path(self._fast.send)
 
-    def use_path(self, protect: Any, sendto: Any, addr: Any) -> None:
-        """Start sending through `sendto(protect(packet), addr)` (video waits for a keyframe)."""
-        self._protect = protect
-        self._sendto = sendto
-        self._addr = addr
+    def use_path(self, send: Any) -> None:
+        """Start sending through `send(packet, payload_type)` (video waits for a keyframe)."""
+        self._send = send
         self.connected = True
         if self.kind == "video":
             self._waiting = True
@@ -155,7 +150,7 @@ class DownTrack:
         self.closed = True
         self._live = False
         self.connected = False
-        self._sendto = adapter._discard
+        self._send = adapter.discard_send
         if self._waiting:
             self._waiting = False
             self.uptrack.wait_for_keyframe(-1)
@@ -181,16 +176,20 @@ class DownTrack:
         packet = self._history[seq & self._mask]
         if packet is None or ((packet[2] << 8) | packet[3]) != seq or not self._live:
             return
+        payload_type = self._patch_pt
         if self._rtx_pt >= 0:
             packet = wrap_rtx(packet, self._rtx_pt, self._rtx_seq, self._rtx_ssrc)
             self._rtx_seq = (self._rtx_seq + 1) & 0xFFFF
+            payload_type = -1  # the RTX payload type is already in place
             if not packet:
                 return
         self.retransmits += 1
         self._counters.retransmits += 1
         try:
-            self._sendto(self._protect(packet), self._addr)
+            sent = self._send(packet, payload_type)
         except Exception:
+            sent = False
+        if not sent:
             self._counters.send_errors += 1
 
     async def _rtcp_loop(self) -> None:
@@ -199,8 +198,7 @@ class DownTrack:
         while True:
             await self._clock.sleep(self._rtcp_interval_s)
             if self._fast is not None and self._fast.refresh():
-                self._sendto = self._fast.sendto if not self.closed else adapter._discard
-                self._addr = self._fast.addr
+                self._send = self._fast.send if not self.closed else adapter.discard_send
             if self._waiting:
                 uptrack.request_keyframe()  # the first request (or its answer) may have been lost
             if not self._live or self.packets_sent == 0:

@@ -80,6 +80,11 @@ class MediaSettings(BaseModel):
     )
     worker_start_method: str = Field(default="spawn", pattern="^(spawn|forkserver)$")
     event_loop: str = Field(default="uvloop", pattern="^(uvloop|asyncio)$", description="worker event loop")
+    native_fastpath: bool = Field(
+        default=True,
+        description="use the compiled per-packet path (publicrooms.media._fastpath) when it is built; "
+        "false = the pure-Python path",
+    )
     profile_dir: str | None = Field(
         default=None, description="debugging: each worker writes a cProfile dump here on exit"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
+import gc
 import logging
 import os
 import signal
@@ -126,6 +127,7 @@ class Worker:
             "taskNames": sorted(t.get_coro().__qualname__ for t in tasks)[:20],
             "cpuSeconds": times.user + times.system,
             "cpuUserSeconds": times.user,
+            "nativeFastpath": adapter.native_in_use(),
             "counters": self.counters.as_dict(),
         }
 
@@ -212,6 +214,8 @@ async def _serve(conn: Connection, settings: MediaSettings) -> None:
     def send_event(room: str, participant: str | None, event: str, payload: dict[str, Any]) -> None:
         send(protocol.event(room, participant, event, payload))
 
+    if not adapter.use_native(settings.native_fastpath) and settings.native_fastpath:
+        logger.warning("media fast path not built (publicrooms.media._fastpath); using the Python path")
     try:
         await adapter.self_test()
     except Exception as exc:
@@ -220,6 +224,10 @@ async def _serve(conn: Connection, settings: MediaSettings) -> None:
     worker = Worker(settings, send_event)
     worker.service_tasks.add(asyncio.current_task())  # type: ignore[arg-type]
     worker.start()
+    # everything allocated so far lives as long as the process: out of the collector's sight,
+    # so the collections that per-connection objects still trigger stay short
+    gc.collect()
+    gc.freeze()
 
     async def serve_request(message: dict[str, Any]) -> None:
         request_id = message["id"]

@@ -1,0 +1,116 @@
+"""The compiled per-packet path and the Python fallback do the same thing, byte for byte."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pylibsrtp
+import pytest
+
+from publicrooms.media import aiortc_adapter as adapter
+
+KEY = bytes(range(44))
+
+
+def _session(direction: int) -> pylibsrtp.Session:
+    policy = pylibsrtp.Policy(key=KEY, ssrc_type=direction,
+                              srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM)
+    policy.allow_repeat_tx = True
+    return pylibsrtp.Session(policy)
+
+
+def _packet(seq: int, size: int = 1100) -> bytes:
+    return bytes([0x80, 0x80 | 96, seq >> 8, seq & 0xFF, 0, 0, 0, 9, 1, 2, 3, 4]) + os.urandom(size)
+
+
+def _send_over(send_factory, packets: list[tuple[bytes, int]]) -> list[bytes]:
+    """Send through a real loopback socket pair; return what the other side received."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        out.bind(("127.0.0.1", 0))
+        sink.bind(("127.0.0.1", 0))
+        sink.settimeout(2.0)
+        send = send_factory(out, sink.getsockname())
+        for packet, pt in packets:
+            assert send(packet, pt) is True
+        return [sink.recv(2048) for _ in packets]
+
+
+@pytest.fixture
+def compiled(fastpath: str) -> None:
+    if not adapter.use_native(True):
+        pytest.fail("publicrooms.media._fastpath is not built: run `pip install -e .`")
+    yield
+    adapter.use_native(True)
+
+
+def test_compiled_and_python_send_the_same_bytes(compiled: None) -> None:
+    packets = [(_packet(n), 111 if n % 3 == 0 else -1) for n in range(50)]
+
+    def python(out: socket.socket, addr: tuple[str, int]):
+        return adapter.python_sender(adapter.srtp_protector(_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND)),
+                                     out.sendto, addr)
+
+    def native(out: socket.socket, addr: tuple[str, int]):
+        sender = adapter.native_sender(_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+        sender.target(out.fileno(), *addr)
+        return sender.send
+
+    assert _send_over(native, packets) == _send_over(python, packets)
+    # and the receiving side decrypts them to the packets sent, payload type patched
+    received = _send_over(native, packets)
+    for unprotect in (adapter.srtp_unprotector(_session(pylibsrtp.Policy.SSRC_ANY_INBOUND)),):
+        for (packet, pt), data in zip(packets, received):
+            expected = packet if pt < 0 else packet[:1] + bytes([(packet[1] & 0x80) | pt]) + packet[2:]
+            assert unprotect(data) == expected
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_unprotect_refuses_replays_forgeries_and_junk(compiled: None, native: bool) -> None:
+    adapter.use_native(native)
+    protect = adapter.srtp_protector(_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+    unprotect = adapter.srtp_unprotector(_session(pylibsrtp.Policy.SSRC_ANY_INBOUND))
+    assert type(unprotect).__name__ == ("Unprotector" if native else "function")
+    packet = _packet(7)
+    data = protect(packet)
+    forged = data[:-1] + bytes([data[-1] ^ 1])
+    assert unprotect(forged) is None
+    assert unprotect(data) == packet
+    assert unprotect(data) is None  # replay
+    assert unprotect(b"\x80" * 5) is None
+    assert unprotect(b"\x80" * 4000) is None
+
+
+def test_compiled_sender_refuses_what_cannot_be_sent(compiled: None) -> None:
+    sender = adapter.native_sender(_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+    assert sender.send(_packet(1)) is False  # no target yet: discarded, reported
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+        out.bind(("127.0.0.1", 0))
+        sender.target(out.fileno(), "127.0.0.1", out.getsockname()[1])
+        assert sender.send(_packet(2, size=1400)) is False  # no room for the SRTP trailer
+        assert sender.send(b"\x80\x60") is False  # not RTP
+        with pytest.raises(ValueError):
+            sender.target(out.fileno(), "host.example", 5000)  # numeric addresses only
+        with pytest.raises(ValueError):
+            sender.target(out.fileno(), "127.0.0.1", 0)
+        assert sender.send(_packet(3)) is True
+        sender.target(-1)
+        assert sender.send(_packet(4)) is False
+    assert sender.counts() == (1, 2)  # sent, failed (discarding while untargeted is not a failure)
+
+
+def test_without_the_extension_the_worker_falls_back_to_python() -> None:
+    """An install without a compiler: the adapter chooses the Python path and its self-test passes."""
+    code = (
+        "import sys, asyncio; sys.modules['publicrooms.media._fastpath'] = None\n"
+        "from publicrooms.media import aiortc_adapter as a\n"
+        "assert a.use_native(True) is False and not a.native_in_use()\n"
+        "assert a.native_sender(None) is None\n"
+        "asyncio.run(a.self_test()); print('fallback ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "fallback ok"

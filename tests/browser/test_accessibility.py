@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -76,3 +77,75 @@ def test_phone_layout_has_no_sideways_scrolling(site) -> None:  # noqa: ANN001
     box = page.locator(".controls").bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360
     phone.assert_clean()
+
+
+AXE = Path(__file__).resolve().parents[1] / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core (npm, tests/node) run in the page; violations as 'rule: targets'."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        assert AXE.exists(), f"{AXE} missing: run `make node-deps`"
+        # Evaluated through the DevTools protocol, which the page's CSP does not govern.
+        page.evaluate(AXE.read_text() + "\n;true")
+    found = page.evaluate("""async () => {
+      const result = await axe.run(document, { resultTypes: ['violations'] });
+      return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    }""")
+    return found
+
+
+def assert_axe_clean(page: Page, state: str) -> None:
+    found = axe_violations(page)
+    assert found == [], f"axe-core in {state}: {found}"
+
+
+def test_axe_core_finds_nothing_in_any_state(site_factory) -> None:  # noqa: ANN001
+    site = site_factory(limits={"chat_per_minute": 2, "chat_block_s": 30})
+    grace = site.person("Grace")
+    grace.join("quiet-library")
+    ada = site.person("Ada")
+    page = ada.open_lobby()
+    assert_axe_clean(page, "the lobby")
+    ada.open_join("quiet-library")
+    page.locator("#prejoin-video").check()
+    page.wait_for_function("() => document.querySelector('.prejoin-video').videoWidth > 0")
+    assert_axe_clean(page, "the join dialog with a camera preview")
+    page.fill("#display-name", "Ada")
+    page.locator(".join-form button[type=submit]").click()
+    expect(page.locator("section.room")).to_be_visible(timeout=15000)
+    expect(page.locator(".tile")).to_have_count(2)
+    assert_axe_clean(page, "the room")
+    grace.toggle("audio")
+    ada.say("hello")
+    grace.say("hi Ada")
+    expect(page.locator(".chat-message")).to_have_count(2)
+    ada.say("a second one")
+    expect(page.locator(".chat-message")).to_have_count(3)
+    ada.say("a third one")  # over the limit of two a minute
+    expect(page.locator("#chat-feedback")).to_contain_text("faster than the room allows")
+    assert_axe_clean(page, "the room with chat, a microphone on and a rate-limit message")
+    page.locator(".control-devices").click()
+    expect(page.locator("#device-panel")).to_be_visible()
+    page.locator(".control-layout").click()
+    expect(page.locator(".tile.is-focus")).to_have_count(1)
+    assert_axe_clean(page, "speaker view with the device panel open")
+
+    # The tab that lost its seat to another tab.
+    second = ada.new_page()
+    second.goto("/#/room/quiet-library")
+    second.locator(".join-form button[type=submit]").click()
+    expect(second.locator(".use-here")).to_be_visible()
+    assert_axe_clean(second, "the second tab's question")
+    second.locator(".use-here").click()
+    expect(page.locator(".moved")).to_be_visible(timeout=15000)
+    assert_axe_clean(page, "the tab that is no longer in the room")
+
+    phone = site.person("Mia", viewport={"width": 390, "height": 844})
+    phone.join("quiet-library")
+    assert_axe_clean(phone.page, "the room on a phone")
+    phone.page.locator('.room-tab[data-tab="chat"]').click()
+    expect(phone.page.locator("#chat-input")).to_be_visible()
+    assert_axe_clean(phone.page, "the chat tab on a phone")
+    for person in (ada, grace, phone):
+        person.assert_clean()

@@ -193,7 +193,7 @@ export class VideoGrid {
     pin.addEventListener("click", () => this.togglePin(userId));
     const el = h(
       "figure",
-      { class: `tile${isSelf ? " is-self" : ""}`, "data-user-id": userId, role: "group" },
+      { class: `tile${isSelf ? " is-self" : ""}`, "data-user-id": userId },
       video,
       h("div", { class: "tile-placeholder" }, avatar),
       h("figcaption", { class: "tile-caption" }, micState, name),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
+from publicrooms import http_adapter
 from publicrooms.logging import configure_logging
 from publicrooms.settings import (
     CLI_VARIABLES,
@@ -37,7 +38,10 @@ class GracefulServer(uvicorn.Server):
 
 def uvicorn_config(app, settings: Settings, **overrides) -> uvicorn.Config:  # noqa: ANN001
     """The uvicorn configuration the server needs, whoever starts it (CLI or tests)."""
+    http_adapter.self_test()
     options = dict(
+        # Requests must finish their headers in time (slowloris); needs httptools.
+        http=http_adapter.header_deadline_protocol(settings.header_timeout_s),
         host=settings.host,
         port=settings.port,
         # Forwarded headers are resolved by our own trusted-proxy rule, never by uvicorn's.

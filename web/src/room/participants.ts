@@ -4,6 +4,19 @@ import { append, h, icon, ICONS } from "../dom";
 import { colourFor, initials } from "../format";
 import type { Participant } from "../types";
 
+/** Files a report; resolves to an error message, or null once the server acknowledged it. */
+export type Reporter = (userId: string, reason: string, text: string) => Promise<string | null>;
+
+const REPORT_REASONS: [string, string][] = [
+  ["harassment", "Harassment or bullying"],
+  ["hate", "Hate speech"],
+  ["spam", "Spam or advertising"],
+  ["sexual-content", "Sexual content"],
+  ["violence", "Violence or threats"],
+  ["impersonation", "Impersonation"],
+  ["other", "Something else"],
+];
+
 export class ParticipantList {
   readonly el: HTMLElement;
   private list: HTMLUListElement;
@@ -11,6 +24,13 @@ export class ParticipantList {
   private countText: HTMLSpanElement;
   private rows = new Map<string, HTMLLIElement>();
   private selfId = "";
+  private reporter: Reporter | null = null;
+  private reportForm: HTMLFormElement;
+  private reportTitle: HTMLParagraphElement;
+  private reportReason: HTMLSelectElement;
+  private reportText: HTMLTextAreaElement;
+  private reportStatus: HTMLParagraphElement;
+  private reportTarget = "";
 
   constructor() {
     this.count = h("span", { class: "count-pill" }, "0");
@@ -22,6 +42,47 @@ export class ParticipantList {
       h("h2", { id: "participants-title", class: "panel-title" }, icon(ICONS.users), "People ", this.count, this.countText),
       this.list,
     );
+    this.reportTitle = h("p", { class: "report-title", id: "report-title" });
+    this.reportReason = h("select", { name: "reason", required: true, "aria-label": "Reason" },
+      ...REPORT_REASONS.map(([value, label]) => h("option", { value }, label)));
+    this.reportText = h("textarea", { name: "text", maxlength: 500, rows: 3, "aria-label": "What happened (optional)", placeholder: "What happened (optional)" });
+    this.reportStatus = h("p", { class: "report-status", role: "status", "aria-live": "polite" });
+    this.reportForm = h("form", { class: "report-form", hidden: true, "aria-labelledby": "report-title", onsubmit: (e: Event) => { e.preventDefault(); void this.sendReport(); } },
+      this.reportTitle, this.reportReason, this.reportText,
+      h("div", { class: "report-actions" },
+        h("button", { type: "submit", class: "btn btn-primary" }, "Send report"),
+        h("button", { type: "button", class: "btn", onclick: () => this.closeReport() }, "Cancel")),
+    );
+    append(this.el, this.reportForm, this.reportStatus);
+  }
+
+  setReporter(reporter: Reporter): void {
+    this.reporter = reporter;
+  }
+
+  private openReport(p: Participant): void {
+    this.reportTarget = p.userId;
+    this.reportTitle.textContent = `Report ${p.displayName}`;
+    this.reportText.value = "";
+    this.reportStatus.textContent = "";
+    this.reportForm.hidden = false;
+    this.reportReason.focus();
+  }
+
+  private closeReport(): void {
+    this.reportForm.hidden = true;
+    this.reportTarget = "";
+  }
+
+  private async sendReport(): Promise<void> {
+    if (!this.reporter || !this.reportTarget) return;
+    const problem = await this.reporter(this.reportTarget, this.reportReason.value, this.reportText.value);
+    if (problem) {
+      this.reportStatus.textContent = problem;
+      return;
+    }
+    this.closeReport();
+    this.reportStatus.textContent = "Thank you: your report was received.";
   }
 
   setSelf(userId: string): void {
@@ -76,6 +137,9 @@ export class ParticipantList {
         h("span", { class: `state state-audio ${p.isAudioEnabled ? "on" : "off"}`, role: "img", "aria-label": micLabel, title: micLabel }, icon(p.isAudioEnabled ? ICONS.mic : ICONS.micOff)),
         h("span", { class: `state state-video ${p.isVideoEnabled ? "on" : "off"}`, role: "img", "aria-label": camLabel, title: camLabel }, icon(p.isVideoEnabled ? ICONS.cam : ICONS.camOff)),
       ),
+      isSelf || !this.reporter
+        ? null
+        : h("button", { type: "button", class: "report-button", "aria-label": `Report ${p.displayName}`, title: "Report", onclick: () => this.openReport(p) }, "Report"),
     );
   }
 }

@@ -65,6 +65,7 @@ export class RoomView {
 
   constructor(state: JoinSuccess, private options: RoomViewOptions) {
     this.session = options.session;
+    this.list.setReporter((userId, reason, text) => this.session.report(userId, reason, text));
     this.local = options.local ?? new LocalMedia();
     this.room = state.room;
     this.chat = new ChatPanel((content) => this.session.sendMessage(content));

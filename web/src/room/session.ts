@@ -219,6 +219,13 @@ export class RoomSession {
     );
   }
 
+  /** Reports someone in the room; null once received, else what went wrong. */
+  report(userId: string, reason: string, text: string): Promise<string | null> {
+    return this.request("report-user", { userId, reason, text }).then((ack) =>
+      isError(ack) ? toApiError(ack).message || "The report could not be sent." : null,
+    );
+  }
+
   private async request(event: string, payload: unknown): Promise<unknown> {
     if (!this.socket.connected) return { error: { code: "NETWORK", message: "" } };
     this.inFlight++;

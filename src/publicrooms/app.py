@@ -130,6 +130,8 @@ class PublicRooms:
         self._rooms = rooms
         self.registry = ConnectionRegistry(clock, state.activity.touch)
         self.gateway = Gateway(self.sio, self.ctx, self.registry)
+        self.sio.on_session_open = self.gateway.session_opened
+        self.sio.on_session_close = self.gateway.session_closed
         moderation_store = ModerationStore(sql.engine)
         bans = BanList(store=moderation_store, clock=clock, on_new_ban=self._enforce_ban)
         self.ctx.abuse.bans = bans

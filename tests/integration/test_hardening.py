@@ -163,7 +163,7 @@ async def test_session_without_a_namespace_is_closed(server_factory, raw_session
 
 async def test_slow_request_headers_are_cut_off(server_factory) -> None:
     server = server_factory(header_timeout_s=1.0)
-    host, port = "127.0.0.1", server.port
+    host, port = "127.0.0.1", server.nodes[0].port
     trickles = []
     for _ in range(20):  # slowloris: requests whose headers never end
         reader, writer = await asyncio.open_connection(host, port)
@@ -180,3 +180,22 @@ async def test_slow_request_headers_are_cut_off(server_factory) -> None:
     writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"HTTP/1.1 200")
     writer.close()
+
+
+async def test_bare_engineio_sessions_count_against_the_address(server, raw_sessions,
+                                                                 clients) -> None:
+    ip = new_ip()
+    for _ in range(2):  # two sessions that never join a namespace take the address's two slots
+        raw_sessions.append(await RawSession(server, ip).open(namespace=None))
+    third = await RawSession(server, ip).open(namespace=None)
+    raw_sessions.append(third)
+    late = await clients(server.url, ROOM, ip).connect(expect_refusal=True)
+    refused = await late.admission()
+    assert refused is not None and refused["code"] == "TOO_MANY_CONNECTIONS", refused
+    # The third bare session was refused too: its namespace hears why, then it is closed.
+    await third.ws.send_str(f"40{ROOM},")
+    await asyncio.wait_for(third.closed.wait(), 10)
+    assert any(isinstance(m, str) and "TOO_MANY_CONNECTIONS" in m for m in third.received)
+    # Another address is unaffected.
+    other = await clients(server.url, ROOM).connect()
+    assert await other.admission() is None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import engineio
@@ -87,12 +88,21 @@ class StrictServer(socketio.AsyncServer):
         self.namespace_timeout_s = namespace_timeout_s
         self._attachment_bytes: dict[str, int] = {}     # eio sid → bytes of pending attachments
         self._deadlines: dict[str, asyncio.Task] = {}   # eio sid → its namespace deadline
+        # Told when an Engine.IO session opens (before any namespace) and when it has closed.
+        self.on_session_open: Callable[[str, dict], Awaitable[None]] | None = None
+        self.on_session_close: Callable[[str], Awaitable[None]] | None = None
+
+    def session_ids(self) -> set[str]:
+        """The Engine.IO sessions open on this process."""
+        return set(self.eio.sockets)
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> Any:
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and type(socket) is engineio.async_socket.AsyncSocket:
             socket.__class__ = StrictSocket  # adds behaviour only: no state of its own
         self._deadlines[eio_sid] = asyncio.create_task(self._namespace_deadline(eio_sid))
+        if self.on_session_open is not None:
+            await self.on_session_open(eio_sid, environ)
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
@@ -100,7 +110,11 @@ class StrictServer(socketio.AsyncServer):
         if deadline is not None and deadline is not asyncio.current_task():
             deadline.cancel()
         self._attachment_bytes.pop(eio_sid, None)
-        await super()._handle_eio_disconnect(eio_sid, reason)
+        try:
+            await super()._handle_eio_disconnect(eio_sid, reason)
+        finally:
+            if self.on_session_close is not None:
+                await self.on_session_close(eio_sid)
 
     async def _namespace_deadline(self, eio_sid: str) -> None:
         """A session that connected no namespace in time is closed (a slow or idle opener)."""

@@ -42,6 +42,26 @@ class Gateway:
         self.registry = registry
         # Engine.IO sids between their admission in shared state and their registry entry.
         self.admitting: set[str] = set()
+        # Engine.IO sessions refused at opening (per-IP limit): their namespaces get the reason.
+        self.refused: dict[str, DomainError] = {}
+
+    async def session_opened(self, eio_sid: str, environ: dict) -> None:
+        """A bare Engine.IO connection counts against its address's limit from the start."""
+        ip_key = self.ctx.ip_key_of_scope(environ["asgi.scope"])
+        self.admitting.add(eio_sid)
+        try:
+            await self.ctx.guard.admit(ip_key, eio_sid)
+        except Exception as exc:
+            error = domain_error(exc)
+            if error.code != "TEMPORARILY_UNAVAILABLE":
+                await self.ctx.abuse.record(ip_key, error.code.lower().replace("_", "-"))
+            self.refused[eio_sid] = error
+        finally:
+            self.admitting.discard(eio_sid)
+
+    async def session_closed(self, eio_sid: str) -> None:
+        if self.refused.pop(eio_sid, None) is None:
+            await self.ctx.guard.release(eio_sid)
 
     async def connect(self, namespace: str, sid: str, environ: dict) -> bool:
         """Admit a namespace connection or tell it why not (`connection-rejected`)."""
@@ -53,9 +73,12 @@ class Gateway:
                 raise ServerShuttingDown()
             await self.ctx.abuse.check(ip_key)
             eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+            refused = self.refused.get(eio_sid)
+            if refused is not None:
+                raise refused
             self.admitting.add(eio_sid)
             try:
-                await self.ctx.guard.admit(ip_key, eio_sid)
+                await self.ctx.guard.admit(ip_key, eio_sid)  # one more on the session's count
             except DomainError as error:
                 if error.code != "TEMPORARILY_UNAVAILABLE":
                     await self.ctx.abuse.record(ip_key, error.code.lower().replace("_", "-"))
@@ -69,6 +92,8 @@ class Gateway:
             await self.sio.emit("connection-rejected", error.payload(), to=sid,
                                 namespace=namespace, ignore_queue=True)
             await self.sio.disconnect(sid, namespace=namespace)
+            if eio_sid in self.refused:
+                await self.sio.close_session(eio_sid)  # nothing left for it to do here
             return False
         finally:
             self.admitting.discard(eio_sid)
@@ -127,7 +152,8 @@ class Gateway:
         def is_live(eio_sid: str) -> bool:
             nonlocal live
             if live is None:  # first asked once shared state has been read
-                live = {c.eio_sid for c in self.registry.all()} | self.admitting
+                live = ({c.eio_sid for c in self.registry.all()} | self.admitting
+                        | self.sio.session_ids())
             return eio_sid in live
 
         fixed += await self.ctx.state.connections.keep_only(node, is_live)

@@ -104,13 +104,15 @@ class SqlStore:
             return _user(row) if row else None
 
     async def touch_users(self, last_active: dict[str, datetime]) -> None:
-        """Record last activity for many users at once."""
+        """Record last activity for many users at once (only ever forward: two nodes' sweeps
+        may write overlapping batches in either order)."""
         if not last_active:
             return
         async with self._session() as session, session.begin():
             for user_id, when in last_active.items():
                 await session.execute(
-                    update(models.User).where(models.User.id == user_id)
+                    update(models.User).where(models.User.id == user_id,
+                                              models.User.last_active_at < when)
                     .values(last_active_at=when)
                 )
 

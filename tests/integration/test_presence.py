@@ -52,3 +52,30 @@ async def test_takeover_is_the_default_for_clients_that_do_not_ask(server, clien
     assert (await second.call("join-room", {"userId": ada}))["success"]
     await wait_for(lambda: first.events["seat-moved"], "the older socket hears the seat moved")
     assert (await second.call("toggle-audio", {"enabled": True}))["success"]
+
+
+async def test_lobby_hears_when_the_system_is_full_and_how_many_wait(server_factory, clients) -> None:  # noqa: ANN001
+    from publicrooms.settings import RoomConfig
+
+    server = server_factory(rooms=[RoomConfig(id="a", name="A", capacity=3)], system_capacity=1)
+    lobby = await clients(server.url, "/").connect()
+    first = await wait_for(lambda: lobby.events["system-occupancy-update"], "snapshot on connect")
+    assert first[0] == {"seatsTaken": 0, "systemCapacity": 1, "waiting": 0, "isFull": False}
+
+    def last() -> dict:
+        return lobby.events["system-occupancy-update"][-1]
+
+    ana = await clients(server.url, "/public-room/a").connect()
+    assert (await ana.call("join-room", {"userName": "Ana"}))["success"]
+    await wait_for(lambda: last()["seatsTaken"] == 1, "the seat is counted")
+    assert last() == {"seatsTaken": 1, "systemCapacity": 1, "waiting": 0, "isFull": True}
+    bo = await clients(server.url, "/public-room/a").connect()
+    queued = await bo.call("join-room", {"userName": "Bo"})
+    assert queued["error"]["code"] == "SYSTEM_AT_CAPACITY"
+    await wait_for(lambda: last()["waiting"] == 1, "the waiter is counted")
+    assert last()["isFull"] is True
+    await bo.call("leave-queue")
+    await wait_for(lambda: last()["waiting"] == 0, "the queue is empty again")
+    await ana.call("leave-room", {})
+    await wait_for(lambda: last() == {"seatsTaken": 0, "systemCapacity": 1, "waiting": 0,
+                                      "isFull": False}, "free again")

@@ -20,6 +20,8 @@ def register_lobby(sio: socketio.AsyncServer, gateway: Gateway) -> None:
         snapshot = await rooms.list_rooms()
         await sio.emit("rooms", {"rooms": [room.wire() for room in snapshot]}, to=sid,
                        namespace=LOBBY, ignore_queue=True)  # our own socket: no fan-out
+        await sio.emit("system-occupancy-update", await rooms.system_occupancy(), to=sid,
+                       namespace=LOBBY, ignore_queue=True)
 
     @sio.on("disconnect", namespace=LOBBY)
     async def disconnect(sid: str, reason: object = None) -> None:

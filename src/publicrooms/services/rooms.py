@@ -187,6 +187,17 @@ class RoomService:
             await self._broadcaster.to_user(entry.room_id, entry.user_id,
                                             "queue-position-changed",
                                             {"position": position, "roomId": entry.room_id})
+        await self._announce_system()
+
+    async def system_occupancy(self) -> dict:
+        """Seats taken in the whole system and how many wait, as the lobby shows it."""
+        taken = await self._seats.total()
+        waiting = await self._seats.queue_length()
+        return {"seatsTaken": taken, "systemCapacity": self._system_capacity,
+                "waiting": waiting, "isFull": taken >= self._system_capacity or waiting > 0}
+
+    async def _announce_system(self) -> None:
+        await self._broadcaster.to_lobby("system-occupancy-update", await self.system_occupancy())
 
     def _joined_event(self, seat: Seat, occupancy: int) -> dict:
         return {"userId": seat.user_id, "userName": seat.display_name,
@@ -306,3 +317,4 @@ class RoomService:
             "roomId": room.id, "currentOccupancy": occupancy, "capacity": room.capacity,
             "isFull": occupancy >= room.capacity,
         })
+        await self._announce_system()

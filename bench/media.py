@@ -38,6 +38,8 @@ from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerC
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+if "--src" in sys.argv:  # measure another checkout's server (a snapshot taken with git archive)
+    sys.path.insert(0, sys.argv[sys.argv.index("--src") + 1])
 
 from publicrooms.media import aiortc_adapter  # noqa: E402
 from publicrooms.media.service import MediaService  # noqa: E402
@@ -514,11 +516,12 @@ async def run_reference(name: str, directory: str, subscribers: int, seconds: fl
 
 async def run_scenario(
     name: str, publishers: int, subscribers: int, seconds: float, video: list[bytes], audio: list[bytes],
-    profile: bool,
+    profile: bool, native: bool = True,
 ) -> dict[str, Any]:
     """`publishers` people publish and subscribe; `subscribers` more only subscribe."""
     profile_dir = tempfile.mkdtemp(prefix="media-profile-") if profile else None
-    settings = MediaSettings(workers=1, loopback_only=True, profile_dir=profile_dir)
+    options: dict[str, Any] = {} if native else {"native_fastpath": False}
+    settings = MediaSettings(workers=1, loopback_only=True, profile_dir=profile_dir, **options)
     router = Router()
     service = MediaService(settings, on_event=router)
     await service.start()
@@ -635,9 +638,28 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--compare", metavar="DIR", help="also run the mediasoup reference in DIR, side by side")
     parser.add_argument("--fanouts", default="1,3,6,12", help="subscriber counts for --compare")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=SRC[:python]",
+                        help="with --compare: a publicrooms source tree to measure (repeatable); "
+                        ":python forces the pure-Python per-packet path")
+    parser.add_argument("--src", help="import publicrooms from this source tree")
+    parser.add_argument("--python-path", action="store_true", help="workers use the pure-Python path")
+    parser.add_argument("--reference", metavar="DIR", help="with --only: measure the mediasoup reference")
+    parser.add_argument("--json", action="store_true", help="with --only: print the result as JSON")
     args = parser.parse_args()
     if args.compare:
-        await compare(args.compare, [int(n) for n in args.fanouts.split(",")], args.seconds)
+        variants = args.variant or [f"publicrooms={ROOT / 'src'}"]
+        await compare(args.compare, [int(n) for n in args.fanouts.split(",")], args.seconds, variants)
+        return
+    if args.json and args.only is not None:
+        import json
+        video, audio = encode_video(), encode_audio()
+        name = f"1 → {args.only}"
+        if args.reference:
+            result = await run_reference(name, args.reference, args.only, args.seconds, video, audio)
+        else:
+            result = await run_scenario(name, 1, args.only, args.seconds, video, audio, False,
+                                        native=not args.python_path)
+        print("RESULT " + json.dumps(result))
         return
     profile = bool(os.environ.get("PROFILE"))
     seconds = 4.0 if args.quick else args.seconds
@@ -664,35 +686,52 @@ async def main() -> None:
         update_readme(README_HEADER + text + "\n\n" + HOT_HEADER + hot_text + "\n" + README_FOOTER)
 
 
-async def compare(directory: str, fanouts: list[int], seconds: float) -> None:
-    """publicrooms and mediasoup, interleaved (the order alternates), with the load average."""
-    video, audio = encode_video(), encode_audio()
+async def _run_one(n: int, seconds: float, variant: str, reference: str) -> dict[str, Any]:
+    """One scenario in a fresh bench process (each variant imports its own publicrooms)."""
+    import json
+
+    command = [sys.executable, str(Path(__file__).resolve()), "--only", str(n), "--seconds", str(seconds), "--json"]
+    if variant == "mediasoup":
+        command += ["--reference", reference]
+    else:
+        label, _, spec = variant.partition("=")
+        src, _, mode = spec.partition(":")
+        command += ["--src", src] + (["--python-path"] if mode == "python" else [])
+    process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await process.communicate()
+    for line in out.decode().splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])  # type: ignore[no-any-return]
+    raise RuntimeError(f"{variant} 1 → {n}: no result")
+
+
+async def compare(directory: str, fanouts: list[int], seconds: float, variants: list[str]) -> None:
+    """mediasoup and each publicrooms variant, interleaved (the order rotates), with the load."""
+    labels = ["mediasoup"] + [v.partition("=")[0] for v in variants]
+    specs = dict(zip(labels, ["mediasoup"] + variants))
     rows = []
     for index, n in enumerate(fanouts):
-        name = f"1 → {n}"
         load_before = Path("/proc/loadavg").read_text().split()[0]
         runs: dict[str, dict[str, Any]] = {}
-        order = ("publicrooms", "mediasoup") if index % 2 == 0 else ("mediasoup", "publicrooms")
-        for which in order:
-            if which == "publicrooms":
-                runs[which] = await run_scenario(name, 1, n, seconds, video, audio, False)
-            else:
-                runs[which] = await run_reference(name, directory, n, seconds, video, audio)
-            print(f"{which:12} {table([runs[which]]).splitlines()[-1]}", flush=True)
+        order = labels[index % len(labels):] + labels[: index % len(labels)]
+        for label in order:
+            runs[label] = await _run_one(n, seconds, specs[label], directory)
+            print(f"{label:24} {table([runs[label]]).splitlines()[-1]}", flush=True)
         load_after = Path("/proc/loadavg").read_text().split()[0]
-        rows.append((name, runs, f"{load_before}–{load_after}"))
-    lines = [
-        "| fan-out | mediasoup µs/pkt (user) | publicrooms µs/pkt (user) | publicrooms / mediasoup "
-        "| fps ms / pr | latency p95 ms / pr | load avg |",
-        "|---|---:|---:|---:|---:|---:|---|",
-    ]
+        rows.append((f"1 → {n}", runs, f"{load_before}–{load_after}"))
+    head = " | ".join(f"{label} µs/pkt" for label in labels)
+    ratios = " | ".join(f"{label} / mediasoup" for label in labels[1:])
+    lines = [f"| fan-out | {head} | {ratios} | load avg |", "|---|" + "---:|" * (2 * len(labels) - 1) + "---|"]
     for name, runs, load in rows:
-        m, p = runs["mediasoup"], runs["publicrooms"]
-        lines.append(
-            f"| {name} | {m['usPerPacket']:.1f} ({m['userUsPerPacket']:.1f}) | {p['usPerPacket']:.1f} "
-            f"({p['userUsPerPacket']:.1f}) | {p['usPerPacket'] / m['usPerPacket']:.2f} "
-            f"| {m['fps']:.1f} / {p['fps']:.1f} | {m['latencyP95Ms']:.0f} / {p['latencyP95Ms']:.0f} | {load} |"
-        )
+        m = runs["mediasoup"]["usPerPacket"]
+        cells = " | ".join(f"{runs[label]['usPerPacket']:.1f}" for label in labels)
+        ratio = " | ".join(f"{runs[label]['usPerPacket'] / m:.2f}" for label in labels[1:])
+        lines.append(f"| {name} | {cells} | {ratio} | {load} |")
+    fps = ", ".join(f"{label} {min(r[label]['fps'] for _, r, _ in rows):.1f}" for label in labels)
+    p95 = ", ".join(f"{label} {max(r[label]['latencyP95Ms'] for _, r, _ in rows):.0f}" for label in labels)
+    lines.append("")
+    lines.append(f"Probe: lowest fps {fps}; highest p95 latency (ms) {p95}.")
     print("\n".join(lines))
 
 

@@ -156,8 +156,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _parseable_database_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
+        if not value:  # unset or empty: the embedded SQLite database
+            return None
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
@@ -173,8 +173,8 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _parseable_redis_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
+        if not value:  # unset or empty: memory mode
+            return None
         from urllib.parse import urlsplit
 
         parts = urlsplit(value)

@@ -59,6 +59,11 @@ async def _run(batches: list[list[tuple[str, int, str]]], system_capacity: int) 
     # Replaying the broadcasts per room: each join is +1 and each leave -1 from the last value.
     level = {r.id: 0 for r in ROOMS}
     for event, data in broadcaster.lobby_events:
+        if event == "system-occupancy-update":  # the whole system's seats and queue
+            assert 0 <= data["seatsTaken"] <= data["systemCapacity"] == system_capacity
+            assert data["isFull"] == (data["seatsTaken"] >= system_capacity
+                                      or data["waiting"] > 0)
+            continue
         assert event == "room-occupancy-update"
         assert abs(data["currentOccupancy"] - level[data["roomId"]]) == 1
         assert data["currentOccupancy"] <= data["capacity"]

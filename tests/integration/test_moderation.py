@@ -238,3 +238,17 @@ async def test_operator_api_has_its_own_rate_limit(server_factory) -> None:
     async with http_client(server.url, ip) as http:
         codes = [(await http.get("/api/admin/bans", headers=AUTH)).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+async def test_a_ban_longer_than_ten_years_is_refused_with_a_clear_error(
+        server_factory, clients) -> None:
+    """A duration past any date the database can hold was a 500; now it is a 4xx in the
+    documented shape, and a ban for good is asked for by leaving the duration out."""
+    server = server_factory(admin_token=TOKEN)
+    _, bo_id = await seated(clients, server, "Bo")
+    answer = await admin(server, "POST", "/bans", json={"userId": bo_id, "reason": "spam",
+                                                         "duration_s": 1e300})
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.json()["error"]["code"] == "INVALID_REQUEST", answer.text
+    listed = await admin(server, "GET", "/bans")
+    assert listed.status_code == 200 and listed.json()["bans"] == [], listed.text

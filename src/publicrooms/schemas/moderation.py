@@ -32,7 +32,9 @@ class KickRequest(RequestModel):
 
 
 class BanCreate(PersonRef):
-    duration_s: float | None = Field(default=None, gt=0, description="omitted: for good")
+    # At most ten years (a longer ban is a ban for good: omit the duration).
+    duration_s: float | None = Field(default=None, gt=0, le=10 * 365 * 86400,
+                                     description="omitted: for good; at most ten years")
     reason: str = Field(min_length=1, max_length=1000, description="for operators")
     public_reason: str = Field(default="Violation of the rules of this site.", min_length=1,
                                max_length=300, description="what the banned person is told")

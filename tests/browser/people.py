@@ -179,8 +179,10 @@ class Person:
 
 
 def _expected_console_error(text: str) -> bool:
-    # Failed resource loads for deliberately refused requests (429/409 …) are logged by the browser.
-    return bool(re.search(r"Failed to load resource|status of (4\d\d|503)", text))
+    # Failed resource loads for deliberately refused requests (429/409 …) are logged by the browser,
+    # as is the upgrade of a refused connection's session, which the server has closed.
+    return bool(re.search(r"Failed to load resource|status of (4\d\d|503)"
+                          r"|WebSocket handshake: Unexpected response code: 4\d\d", text))
 
 
 PersonFactory = Callable[..., Person]

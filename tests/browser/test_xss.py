@@ -41,6 +41,7 @@ ALLOWED = {"LI", "DIV", "SPAN", "TIME", "P", "svg", "path"}
 def _foreign_elements(page, selector: str) -> list[str]:  # noqa: ANN001
     return page.evaluate(
         """([selector, allowed]) => [...document.querySelectorAll(selector + ' *')]
+              .filter((el) => !el.matches('button.report-button'))  // the page's own control
               .map((el) => el.tagName).filter((tag) => !allowed.includes(tag))""",
         [selector, sorted(ALLOWED)],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import socketio
 import structlog
 
@@ -32,6 +34,9 @@ def room_id_of(namespace: str) -> str:
     if not namespace.startswith(ROOM_PREFIX):
         raise RoomNotFound()
     return namespace[len(ROOM_PREFIX):]
+
+
+REFUSED_CLOSE_DELAY_S = 0.5
 
 
 class Gateway:
@@ -93,7 +98,11 @@ class Gateway:
                                 namespace=namespace, ignore_queue=True)
             await self.sio.disconnect(sid, namespace=namespace)
             if eio_sid in self.refused:
-                await self.sio.close_session(eio_sid)  # nothing left for it to do here
+                # Nothing left for it to do here; closed once the refusal has gone out (closing
+                # at once can drop the queued `connection-rejected`, and the client retries).
+                asyncio.get_running_loop().call_later(
+                    REFUSED_CLOSE_DELAY_S,
+                    lambda: asyncio.ensure_future(self.sio.close_session(eio_sid)))
             return False
         finally:
             self.admitting.discard(eio_sid)

@@ -6,7 +6,7 @@ import asyncio
 
 from publicrooms.clock import FakeClock
 from publicrooms.settings import LimitSettings
-from tests.support.clients import new_ip, wait_for
+from tests.support.clients import connect_once_admitted, new_ip, wait_for
 from tests.support.live import advance
 
 ROOM = "/public-room/deep-focus"
@@ -112,15 +112,8 @@ async def test_third_connection_is_refused(server, clients) -> None:
     assert first.connected and second.connected
     await second.close()
 
-    async def admitted():  # noqa: ANN202 - the server releases the closed slot on its own time
-        client = await clients(server.url, ROOM, ip).connect(expect_refusal=True)
-        if await client.admission() is None:
-            return client
-        await client.close()
-        return None
-
-    fourth = await wait_for(admitted, "a fourth connection is admitted once one closed",
-                            interval_s=0.2)
+    fourth = await connect_once_admitted(lambda: clients(server.url, ROOM, ip),
+                                         "a fourth connection is admitted once one closed")
     assert (await fourth.call("join-room", {"userName": "Four"}))["success"]
 
 

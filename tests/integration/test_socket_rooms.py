@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.clients import SocketClient, new_ip, wait_for
+from tests.support.clients import SocketClient, connect_once_admitted, new_ip, wait_for
 
 ROOM = "/public-room/deep-focus"
 
@@ -87,7 +87,8 @@ async def test_rejoin_is_idempotent_and_other_room_refused(server, clients) -> N
     rejoined = await reload_.call("join-room", {"userId": ack["self"]["userId"]})
     assert rejoined["success"] and rejoined["room"]["currentOccupancy"] == 1
     await first.close()  # two connections per address is the limit
-    other = await clients(server.url, "/public-room/pomodoro", ip).connect()
+    other = await connect_once_admitted(lambda: clients(server.url, "/public-room/pomodoro", ip),
+                                        "a new connection is admitted once one closed")
     refused = await other.call("join-room", {"userId": ack["self"]["userId"]})
     assert refused["error"]["code"] == "ALREADY_IN_ROOM"
     assert other.events["error"][0]["code"] == "ALREADY_IN_ROOM"

@@ -126,6 +126,23 @@ class SocketClient:
             await self.session.close()
 
 
+async def connect_once_admitted(make: Callable[[], SocketClient], message: str) -> SocketClient:
+    """Connect until the server admits the socket, closing each refused one.
+
+    After a client closes, the server releases its connection slot on its own time (the
+    close is handled asynchronously, on whichever node held it), so a connection opened
+    right after may still count the old one.
+    """
+    async def admitted() -> SocketClient | None:
+        client = await make().connect(expect_refusal=True)
+        if await client.admission() is None:
+            return client
+        await client.close()
+        return None
+
+    return await wait_for(admitted, message, interval_s=0.2)
+
+
 async def wait_for(condition: Callable[[], Any | Awaitable[Any]], message: str,
                    timeout_s: float = 10, interval_s: float = 0.02) -> Any:
     """Poll until `condition()` is truthy; fail with `message` if it never is."""

@@ -64,3 +64,39 @@ def test_page_is_served_with_a_strict_csp(site) -> None:  # noqa: ANN001
     assert "style=" not in html.split("<main")[0]
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
     person.assert_clean()
+
+
+def test_lobby_says_a_join_queues_when_the_system_is_full(site_factory) -> None:  # noqa: ANN001
+    site = site_factory(system_capacity=2)
+    watcher = site.person("Watcher")
+    page = watcher.open_lobby()
+    notice = page.locator(".lobby-system")
+    expect(notice).to_be_hidden()  # seats free: nothing to say
+    ada, grace = site.person("Ada"), site.person("Grace")
+    ada.join("quiet-library")
+    grace.join("deep-focus")
+    # Every seat of the system is taken, though each room still has free seats.
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("All study rooms are at capacity right now (2 of 2 seats taken).")
+    expect(notice).to_contain_text("Joining a room puts you in the queue: Nobody is waiting yet.")
+    expect(page.locator('.room-card[data-room-id="quiet-library"] .room-join')).to_be_enabled()
+
+    # Someone else tries to join: they wait, and the lobby counts them, live.
+    lin = site.person("Lin")
+    lin.open_join("writing-desk")
+    lin.page.fill("#display-name", "Lin")
+    lin.page.locator(".join-form button[type=submit]").click()
+    expect(lin.page.locator(".queue-position")).to_have_text("#1")
+    expect(notice).to_contain_text("Joining a room puts you in the queue: 1 person is waiting.")
+    expect(notice).to_have_attribute("data-waiting", "1")
+
+    # A seat frees: Lin is admitted from the queue and the system is full again, nobody waiting.
+    ada.page.locator(".control-leave").click()
+    expect(lin.page.locator("section.room")).to_be_visible(timeout=15000)
+    expect(notice).to_contain_text("Nobody is waiting yet")
+    # Another seat frees: the notice goes.
+    grace.page.locator(".control-leave").click()
+    expect(notice).to_be_hidden()
+    expect(page.locator(".lobby-summary")).to_contain_text("1 person studying")
+    for person in (watcher, ada, grace, lin):
+        person.assert_clean()

@@ -16,6 +16,14 @@ interface OccupancyUpdate {
   isFull?: boolean;
 }
 
+/** Seats taken in the whole system and the queue (`system-occupancy-update`). */
+export interface SystemOccupancy {
+  seatsTaken: number;
+  systemCapacity: number;
+  waiting: number;
+  isFull: boolean;
+}
+
 /** Live room list shared by the lobby view and the join dialog ("other rooms to try"). */
 export class RoomDirectory {
   private rooms = new Map<string, Room>();
@@ -23,6 +31,8 @@ export class RoomDirectory {
   private socket = namespace("/");
   loaded = false;
   loadError = "";
+  /** The latest system-wide count, or null until the server has sent one. */
+  system: SystemOccupancy | null = null;
   private wanted = false;
   private retryTimer = 0;
   private rejection: ApiError | null = null;
@@ -32,6 +42,10 @@ export class RoomDirectory {
       this.replace(Array.isArray(payload) ? payload : payload.rooms, true);
     });
     this.socket.on("room-occupancy-update", (u: OccupancyUpdate) => this.update(u));
+    this.socket.on("system-occupancy-update", (s: SystemOccupancy) => {
+      this.system = s;
+      this.notify();
+    });
     // A refused connection is told why (`connection-rejected`), then disconnected by the server.
     this.socket.on("connection-rejected", (p: unknown) => {
       this.rejection = toApiError(p, "CONNECTION_REFUSED");
@@ -133,10 +147,12 @@ export class LobbyView {
   readonly el: HTMLElement;
   private listEl: HTMLUListElement;
   private summaryEl: HTMLParagraphElement;
+  private systemEl: HTMLParagraphElement;
   private cards = new Map<string, { li: HTMLLIElement; render: (room: Room) => void }>();
 
   constructor(private directory: RoomDirectory, private onJoin: JoinHandler) {
     this.summaryEl = h("p", { class: "lobby-summary", "aria-live": "polite" }, "Loading rooms…");
+    this.systemEl = h("p", { class: "lobby-system notice notice-queue", role: "status", hidden: true });
     this.listEl = h("ul", { class: "room-list", "aria-label": "Study rooms" });
     this.el = h(
       "section",
@@ -147,6 +163,7 @@ export class LobbyView {
         h("h1", { id: "lobby-title" }, "Study rooms"),
         h("p", { class: "lead" }, "Pick a room, choose a name, and study alongside others. No account needed — camera and microphone stay off until you turn them on."),
         this.summaryEl,
+        this.systemEl,
       ),
       this.listEl,
     );
@@ -162,6 +179,8 @@ export class LobbyView {
     const people = rooms.reduce((n, r) => n + r.currentOccupancy, 0);
     const open = rooms.filter((r) => !r.isFull).length;
     this.summaryEl.textContent = this.directory.loadError || `${people} ${people === 1 ? "person" : "people"} studying · ${open} of ${rooms.length} rooms have free seats`;
+
+    this.renderSystem();
 
     const seen = new Set<string>();
     rooms.forEach((room, index) => {
@@ -185,6 +204,19 @@ export class LobbyView {
       clear(this.listEl);
       this.summaryEl.textContent = "No rooms are open right now.";
     }
+  }
+
+  /** When every seat of the system is taken, a join waits in the queue: say so, and how long it is. */
+  private renderSystem(): void {
+    const system = this.directory.system;
+    this.systemEl.hidden = !system?.isFull;
+    if (!system?.isFull) return;
+    const waiting = system.waiting === 0 ? "Nobody is waiting yet" : `${system.waiting} ${system.waiting === 1 ? "person is" : "people are"} waiting`;
+    this.systemEl.replaceChildren(
+      h("strong", { class: "lobby-system-title" }, `All study rooms are at capacity right now (${system.seatsTaken} of ${system.systemCapacity} seats taken).`),
+      h("span", { class: "lobby-system-queue" }, `Joining a room puts you in the queue: ${waiting}. You'll enter automatically when a seat frees up.`),
+    );
+    this.systemEl.dataset.waiting = String(system.waiting);
   }
 
   private createCard(initial: Room) {

@@ -19,6 +19,7 @@ from publicrooms.api.routes import health, router
 from publicrooms.clock import Clock
 from publicrooms.context import AppContext
 from publicrooms.errors import ConnectionTimeout, is_outage
+from publicrooms.logging import LogFormat
 from publicrooms.realtime import engineio_adapter
 from publicrooms.realtime.broadcaster import SocketBroadcaster
 from publicrooms.realtime.connections import ConnectionRegistry
@@ -99,7 +100,8 @@ class PublicRooms:
         sql = SqlStore(create_engine(settings.resolved_database_url))
         rooms = [RoomRecord(r.id, r.name, r.capacity, i) for i, r in enumerate(settings.rooms)]
         self.broadcaster = SocketBroadcaster(self.sio, state.sessions)
-        self.media = MediaService(settings.media) if settings.media.enabled else None
+        self.media = None if not settings.media.enabled else MediaService(
+            settings.media, log_format=LogFormat(settings.log_level, settings.log_json))
         # Media calls go to the room's owning node (this one, in memory mode).
         self.routed_media = None if self.media is None else RoutedMedia(
             local=self.media, placement=state.placement, rpc=state.rpc,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import structlog
 import typer
 import uvicorn
 
@@ -58,15 +59,23 @@ def uvicorn_config(app, settings: Settings, **overrides) -> uvicorn.Config:  # n
     return uvicorn.Config(app, **options)
 
 
-def load_settings(overrides: dict) -> Settings:
-    """Settings from the environment; bad configuration stops here with one clear line."""
+def unknown_setting_warnings() -> list[str]:
+    """One warning per unknown PUBLICROOMS_* variable, with the closest valid name."""
+    import os
+
+    return [f"unknown setting {variable} is ignored" + (f"; did you mean {suggestion}?" if suggestion else "")
+            for variable, suggestion in unknown_variables(dict(os.environ))]
+
+
+def load_settings(overrides: dict, warn: bool = True) -> Settings:
+    """Settings from the environment; bad configuration stops here with one clear line.
+    `warn=False`: the caller reports unknown variables itself (in the log's format)."""
     import os
 
     from pydantic import ValidationError
 
-    for variable, suggestion in unknown_variables(dict(os.environ)):
-        hint = f"; did you mean {suggestion}?" if suggestion else ""
-        typer.echo(f"publicrooms: warning: unknown setting {variable} is ignored{hint}", err=True)
+    for warning in unknown_setting_warnings() if warn else []:
+        typer.echo(f"publicrooms: warning: {warning}", err=True)
     try:
         return Settings(**overrides)
     except ValidationError as error:
@@ -112,8 +121,10 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items()
                  if v is not None}
-    settings = load_settings(overrides)
+    settings = load_settings(overrides, warn=False)
     configure_logging(settings.log_level, settings.log_json)
+    for warning in unknown_setting_warnings():
+        structlog.get_logger("publicrooms").warning(warning)
     check_services(settings)
     from publicrooms.app import create_app
 

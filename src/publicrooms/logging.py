@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 
 import structlog
+
+# Libraries that log every ICE check and DTLS step at info: operators see them only in debug.
+CHATTY = ("aioice", "aiortc")
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """How a process logs (level, JSON or console): the server hands its own to media workers."""
+
+    level: str = "info"
+    json_lines: bool = False
 
 
 def _drop_color_message(_, __, event_dict: dict) -> dict:  # noqa: ANN001
@@ -28,6 +40,7 @@ def _processors() -> list:
 
 def configure_logging(level: str = "info", json_lines: bool = False, **context: object) -> None:
     """One format for every logger of this process; `context` is added to every line."""
+    logging.captureWarnings(True)  # Python warnings too, not bare lines on stderr
     renderer = (structlog.processors.JSONRenderer() if json_lines
                 else structlog.dev.ConsoleRenderer(colors=False))
     shared = _processors()
@@ -56,6 +69,8 @@ def configure_logging(level: str = "info", json_lines: bool = False, **context: 
         logger.propagate = True
     # Migration chatter at start-up is noise for operators (one line says what was applied).
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

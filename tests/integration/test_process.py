@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -96,33 +97,42 @@ async def _serve(tmp_path, port: int, **env: str):  # noqa: ANN001, ANN202
         start_new_session=True)
 
 
-async def test_group_sigterm_exits_0_within_a_second_workers_included_one_log_format(
-        tmp_path, clients) -> None:
+async def _serve_and_stop_group(tmp_path, clients, **env: str) -> tuple[int, float, list[str]]:  # noqa: ANN001
+    """Serve with one media worker and a seated person, then SIGTERM the whole process group
+    (as a terminal or a process manager does): exit status, seconds to exit, output lines."""
     port = free_port()
-    process = await _serve(tmp_path, port, PUBLICROOMS_MEDIA__WORKERS="1")
+    process = await _serve(tmp_path, port, PUBLICROOMS_MEDIA__WORKERS="1", **env)
     url = f"http://127.0.0.1:{port}"
     try:
         await _ready(url)
         person = await clients(url, "/public-room/deep-focus").connect()
         assert (await person.call("join-room", {"userName": "Sam"}))["success"]
         started = time.monotonic()
-        os.killpg(process.pid, signal.SIGTERM)  # as a terminal or a process manager does
+        os.killpg(process.pid, signal.SIGTERM)
         code = await asyncio.wait_for(process.wait(), 15)
         elapsed = time.monotonic() - started
         output = (await process.stdout.read()).decode()
-        assert code == 0, output
-        assert elapsed < 1.0, f"shutdown took {elapsed:.2f}s"
-        assert "died" not in output and "Traceback" not in output, output
-        lines = [line for line in output.splitlines() if line.strip()]
-        odd = [line for line in lines if not LOG_LINE.match(line)]
-        assert odd == [], f"lines outside the one log format: {odd}"
-        assert any("Uvicorn running" in line and "[uvicorn.error]" in line for line in lines)
-        assert any("media worker 0 started" in line for line in lines), output
-        assert any("migrations applied" in line and "0003" in line for line in lines), output
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
+    return code, elapsed, [line for line in output.splitlines() if line.strip()]
+
+
+async def test_group_sigterm_exits_0_within_a_second_workers_included_one_log_format(
+        tmp_path, clients) -> None:
+    code, elapsed, lines = await _serve_and_stop_group(tmp_path, clients)
+    output = "\n".join(lines)
+    assert code == 0, output
+    assert elapsed < 1.0, f"shutdown took {elapsed:.2f}s"
+    assert "died" not in output and "Traceback" not in output, output
+    odd = [line for line in lines if not LOG_LINE.match(line)]
+    assert odd == [], f"lines outside the one log format: {odd}"
+    assert any("Uvicorn running" in line and "[uvicorn.error]" in line for line in lines)
+    assert any("media worker 0 started" in line for line in lines), output
+    assert any("media worker ready" in line and "media_worker=0" in line for line in lines), output
+    assert any("migrations applied" in line and "0003" in line for line in lines), output
+
     # Started again on the same database: nothing to apply, and it says so.
     port = free_port()
     again = await _serve(tmp_path, port, PUBLICROOMS_MEDIA__ENABLED="false")
@@ -135,6 +145,28 @@ async def test_group_sigterm_exits_0_within_a_second_workers_included_one_log_fo
         if again.returncode is None:
             again.kill()
             await again.wait()
+
+
+async def test_json_logging_covers_the_server_and_its_media_workers(tmp_path, clients) -> None:
+    code, _, lines = await _serve_and_stop_group(
+        tmp_path, clients, PUBLICROOMS_LOG_JSON="true", PUBLICROOMS_LOG_ACCESS="true",
+        PUBLICROOMS_SYSTEM_CAPACTY="5")
+    assert code == 0, lines
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"not a JSON line: {line!r}") from None
+    assert all({"event", "level", "timestamp"} <= record.keys() for record in records), records
+    events = [(r.get("logger"), r["event"], r.get("media_worker")) for r in records]
+    assert any(name == "publicrooms.media.worker" and "media worker ready" in event and worker == 0
+               for name, event, worker in events), events
+    assert any(name == "uvicorn.error" and "Uvicorn running" in event for name, event, _ in events)
+    assert any(name == "uvicorn.access" for name, _, _ in events), events
+    assert any("did you mean PUBLICROOMS_SYSTEM_CAPACITY?" in event for _, event, _ in events)
+    assert any(event == "migrations applied" for _, event, _ in events)
+    assert any(event == "server stopped" for _, event, _ in events)
 
 
 async def test_make_run_stops_on_a_group_signal_without_a_make_error(tmp_path) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from ..clock import Clock
+from ..logging import LogFormat
 from .errors import MediaError, MediaUnavailable, WorkerDied
 from .settings import MediaSettings
 from .workerprocess import WorkerProcess
@@ -42,8 +43,10 @@ class _RoomPlacement:
 class MediaService:
     """Publish/subscribe media for room participants, served by media worker processes."""
 
-    def __init__(self, settings: MediaSettings, on_event: OnEvent | None = None, clock: Clock | None = None) -> None:
+    def __init__(self, settings: MediaSettings, on_event: OnEvent | None = None, clock: Clock | None = None,
+                 log_format: LogFormat = LogFormat()) -> None:
         self.settings = settings
+        self._log_format = log_format  # the workers log as the server does
         self._clock = clock or Clock()
         self._watchdog: asyncio.Task[None] | None = None
         self.on_event: OnEvent | None = on_event
@@ -93,7 +96,8 @@ class MediaService:
     async def _spawn(self) -> WorkerProcess:
         index = self._next_index
         self._next_index += 1
-        process = WorkerProcess(index, self.settings, self._worker_event, self._worker_exited)
+        process = WorkerProcess(index, self.settings, self._worker_event, self._worker_exited,
+                                self._log_format)
         await process.start()
         if not self._running:
             await process.stop()

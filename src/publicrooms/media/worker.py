@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 from ..clock import Clock
+from ..logging import LogFormat, configure_logging
 from . import aiortc_adapter as adapter
 from . import protocol
 from .errors import MediaError, NotSubscribed
@@ -150,13 +151,12 @@ class Worker:
 # --- process entry point -------------------------------------------------------------------
 
 
-def run(conn: Connection, settings_json: str, index: int) -> None:
+def run(conn: Connection, settings_json: str, index: int, log_format: LogFormat) -> None:
     """Entry point of a worker process (spawned; never forked from the signalling process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     faulthandler.enable()  # a crash in C (libsrtp, libvpx, OpenSSL) leaves a traceback in the log
-    from ..logging import configure_logging
-
-    configure_logging("warning", media_worker=index)  # the server's format, with the worker named
+    # the server's level and format (console or JSON lines), with the worker named on each line
+    configure_logging(log_format.level, log_format.json_lines, media_worker=index)
     settings = MediaSettings.model_validate_json(settings_json)
     _stop_on_term_unless_parent_does(settings.worker_ping_timeout_s)
     run_loop = _loop_runner(settings.event_loop)
@@ -222,6 +222,8 @@ async def _serve(conn: Connection, settings: MediaSettings) -> None:
         send(protocol.fatal(f"{type(exc).__name__}: {exc}"))
         return
     worker = Worker(settings, send_event)
+    logger.info("media worker ready (pid %d, %s path, %s loop)", os.getpid(),
+                "compiled" if adapter.native_in_use() else "Python", type(loop).__module__.split(".")[0])
     worker.service_tasks.add(asyncio.current_task())  # type: ignore[arg-type]
     worker.start()
     # everything allocated so far lives as long as the process: out of the collector's sight,

@@ -17,6 +17,7 @@ import multiprocessing
 import threading
 from typing import Any, Awaitable, Callable
 
+from ..logging import LogFormat
 from . import protocol, worker
 from .errors import BY_NAME, MediaError, WorkerDied, WorkerTimeout
 from .settings import MediaSettings
@@ -30,9 +31,11 @@ OnExit = Callable[["WorkerProcess"], None]
 class WorkerProcess:
     """Starts, talks to and stops one media worker; reports its death."""
 
-    def __init__(self, index: int, settings: MediaSettings, on_event: OnEvent, on_exit: OnExit) -> None:
+    def __init__(self, index: int, settings: MediaSettings, on_event: OnEvent, on_exit: OnExit,
+                 log_format: LogFormat = LogFormat()) -> None:
         self.index = index
         self._settings = settings
+        self._log_format = log_format
         self._on_event = on_event
         self._on_exit = on_exit
         self._ids = itertools.count(1)
@@ -56,7 +59,7 @@ class WorkerProcess:
         self._conn, child = context.Pipe(duplex=True)
         self.process = context.Process(
             target=worker.run,
-            args=(child, self._settings.model_dump_json(), self.index),
+            args=(child, self._settings.model_dump_json(), self.index, self._log_format),
             name=f"publicrooms-media-{self.index}",
             # never outlive the signalling process; a daemonic parent (some process managers)
             # may not have daemonic children, and there the closed pipe still ends the worker

@@ -50,8 +50,9 @@ class Site:
     hub: ProxyHub
     people: list[Person] = field(default_factory=list)
 
-    def person(self, name: str, **kwargs) -> Person:  # noqa: ANN003
-        person = Person(self.browser, self.hub, self.server.port, name, **kwargs)
+    def person(self, name: str, browser: Browser | None = None, **kwargs) -> Person:  # noqa: ANN003
+        """A new visitor, in the session's Chromium unless another browser is given."""
+        person = Person(browser or self.browser, self.hub, self.server.port, name, **kwargs)
         self.people.append(person)
         return person
 

@@ -87,6 +87,42 @@ def test_prejoin_preview_choices_remembered_and_restored_after_reload(site) -> N
         person.assert_clean()
 
 
+def test_camera_and_microphone_turned_on_and_off_in_the_room_come_back_after_a_reload(site) -> None:  # noqa: ANN001
+    ada, grace = site.person("Ada"), site.person("Grace")
+    grace.join("quiet-library")
+    page = ada.join("quiet-library")  # joined with both off (the pre-join default)
+    mic, cam = page.locator(".control-audio"), page.locator(".control-video")
+    seen_by_grace = grace.participant("Ada")
+    expect(mic).to_have_attribute("aria-pressed", "false")
+    ada.toggle("video")
+    ada.toggle("audio")
+    expect(seen_by_grace.locator(".state-video")).to_have_class(re.compile(r"\bon\b"))
+    expect(seen_by_grace.locator(".state-audio")).to_have_class(re.compile(r"\bon\b"))
+
+    page.reload()
+    expect(page.locator("section.room")).to_be_visible(timeout=15000)
+    expect(cam).to_have_attribute("aria-pressed", "true")
+    expect(mic).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function(f"() => !!({SELF_TRACK_LABEL})('video') && !!({SELF_TRACK_LABEL})('audio')")
+    expect(seen_by_grace.locator(".state-video")).to_have_class(re.compile(r"\bon\b"))
+    expect(seen_by_grace.locator(".state-audio")).to_have_class(re.compile(r"\bon\b"))
+
+    # Microphone off with the shortcut, then another reload: the camera stays on, the mic off.
+    page.locator(".room-title").click()
+    page.keyboard.press("m")
+    expect(seen_by_grace.locator(".state-audio")).to_have_class(re.compile(r"\boff\b"))
+    page.reload()
+    expect(page.locator("section.room")).to_be_visible(timeout=15000)
+    expect(cam).to_have_attribute("aria-pressed", "true")
+    expect(mic).to_have_attribute("aria-pressed", "false")
+    page.wait_for_function(f"() => !!({SELF_TRACK_LABEL})('video') && !({SELF_TRACK_LABEL})('audio')")
+    expect(seen_by_grace.locator(".state-video")).to_have_class(re.compile(r"\bon\b"))
+    expect(seen_by_grace.locator(".state-audio")).to_have_class(re.compile(r"\boff\b"))
+    expect(seen_by_grace).to_have_count(1)
+    for person in (ada, grace):
+        person.assert_clean()
+
+
 def test_full_room_fits_the_screen_with_composer_and_errors_visible(site_factory) -> None:  # noqa: ANN001
     site = site_factory(limits={"chat_per_minute": 2, "chat_block_s": 30})
     long_name = "Maximiliana Wolfeschlegelsteinhausenbergerdorff"

@@ -190,6 +190,57 @@ def test_full_room_fits_the_screen_with_composer_and_errors_visible(site_factory
         person.assert_clean()
 
 
+CONTROL_BOXES = """() => [...document.querySelectorAll('.controls .control')].map((el) => {
+  const box = el.getBoundingClientRect();
+  const label = el.querySelector('.control-label');
+  const kbd = el.querySelector('kbd');
+  return {
+    name: el.className.match(/control-(\\w+)/g).pop(), x: box.x, y: box.y, width: box.width, height: box.height,
+    labelShown: label.getBoundingClientRect().width > 1, labelCut: label.scrollWidth > label.clientWidth + 1,
+    kbdShown: !!kbd && kbd.getBoundingClientRect().width > 0,
+  };
+})"""
+
+
+def test_the_five_controls_stay_on_one_line_from_desktop_to_phone(site) -> None:  # noqa: ANN001
+    ada, grace = site.person("Ada"), site.person("Grace")
+    grace.join("quiet-library")
+    page = ada.join("quiet-library")
+    ada.toggle("audio")
+    expect(page.locator(".control-audio")).to_have_attribute("aria-pressed", "true")
+    for width, height in ((1280, 800), (1024, 768), (390, 844), (320, 640)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function("(w) => window.innerWidth === w", arg=width)
+        controls = page.evaluate(CONTROL_BOXES)
+        stage = page.locator(".stage").bounding_box()
+        assert stage and [c["name"] for c in controls] == [
+            "control-audio", "control-video", "control-devices", "control-layout", "control-leave"]
+        where = f"at {width}x{height}: {controls}"
+        assert max(c["y"] for c in controls) - min(c["y"] for c in controls) < 1, f"one line {where}"
+        for left, right in zip(controls, controls[1:]):
+            assert left["x"] + left["width"] <= right["x"], f"no overlap {where}"
+        assert controls[0]["x"] >= stage["x"] and controls[-1]["x"] + controls[-1]["width"] <= stage["x"] + stage["width"]
+        assert controls[-1]["x"] + controls[-1]["width"] <= width, f"inside the window {where}"
+        for c in controls:
+            assert c["width"] >= 44 and c["height"] >= 44, f"a finger-sized target {where}"
+            assert not c["labelShown"] or not c["labelCut"], f"no label cut off {where}"
+        if width == 1280:
+            assert all(c["labelShown"] for c in controls), where
+            assert [c["kbdShown"] for c in controls[:2]] == [True, True], "shortcuts shown on a desktop"
+            assert all(c["height"] < 60 for c in controls), f"one row of pills {where}"
+        if width <= 390:
+            # Icons alone on a phone; each button keeps its name for assistive technology.
+            assert not any(c["labelShown"] for c in controls), where
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator('.room-tab[data-tab="video"]').click()
+    for name in ("Microphone", "Camera", "Devices", "Speaker view", "Leave"):
+        expect(page.get_by_role("button", name=re.compile(f"^{name}"))).to_be_visible()
+    page.get_by_role("button", name=re.compile("^Microphone")).click()
+    expect(grace.participant("Ada").locator(".state-audio")).to_have_class(re.compile(r"\boff\b"))
+    for person in (ada, grace):
+        person.assert_clean()
+
+
 @pytest.mark.parametrize("count", [1, 2, 4])
 def test_grid_uses_the_height_for_few_people(site, count: int) -> None:  # noqa: ANN001
     people = [site.person(f"P{n}") for n in range(count)]

@@ -56,6 +56,13 @@ class Site:
         self.people.append(person)
         return person
 
+    def seated(self, room_id: str, *names: str) -> list[Person]:
+        """New visitors who join the room one after the other, in the order named."""
+        people = [self.person(name) for name in names]
+        for person in people:
+            person.join(room_id)
+        return people
+
     def close(self) -> None:
         for person in self.people:
             try:

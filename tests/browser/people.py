@@ -28,6 +28,42 @@ CHROMIUM_ARGS = [
 
 _next_ip = itertools.count(1)
 
+# Predicates are synchronous (wait_for_function does not await promises); state kept between
+# polls on window proves progress: currentTime must advance from one poll to the next.
+VIDEO_PLAYING = """
+(userId) => {
+  const video = document.querySelector(`.tile[data-user-id="${userId}"] video`);
+  if (!video || !video.srcObject || video.videoWidth === 0 || video.paused) return false;
+  window.__videoTimes = window.__videoTimes || {};
+  const previous = window.__videoTimes[userId];
+  window.__videoTimes[userId] = video.currentTime;
+  return previous !== undefined && video.currentTime > previous;
+}
+"""
+
+# Measures the received audio itself (Chromium's fake microphone beeps), not just a track's existence.
+AUDIO_HEARD = """
+(userId) => {
+  const audio = document.querySelector(`.tile[data-user-id="${userId}"] audio`);
+  const stream = audio && audio.srcObject;
+  if (!stream || audio.paused || stream.getAudioTracks().length === 0) return false;
+  window.__meters = window.__meters || {};
+  let meter = window.__meters[userId];
+  if (!meter || meter.stream !== stream) {
+    const ctx = new AudioContext();
+    ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 2048;
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    meter = window.__meters[userId] = { stream, analyser, peak: 0 };
+  }
+  const data = new Float32Array(meter.analyser.fftSize);
+  meter.analyser.getFloatTimeDomainData(data);
+  for (const v of data) meter.peak = Math.max(meter.peak, Math.abs(v));
+  return meter.peak > 0.01;
+}
+"""
+
 # Records anything that looks like script execution from user text, and CSP violations
 # (an inline handler injected via innerHTML would be blocked by CSP and reported here).
 WATCHDOG = """
@@ -134,10 +170,14 @@ class Person:
         self.page.locator(f'.room-card[data-room-id="{room_id}"] .room-join').click()
         expect(self.page.locator("dialog.join-dialog")).to_be_visible()
 
-    def join(self, room_id: str, name: str | None = None) -> Page:
+    def submit_join(self, room_id: str, name: str | None = None) -> None:
+        """From the lobby, asks to join the room under the name (the answer is the page's)."""
         self.open_join(room_id)
         self.page.fill("#display-name", name if name is not None else self.name)
         self.page.locator(".join-form button[type=submit]").click()
+
+    def join(self, room_id: str, name: str | None = None) -> Page:
+        self.submit_join(room_id, name)
         expect(self.page.locator("section.room")).to_be_visible(timeout=15000)
         return self.page
 
@@ -161,6 +201,14 @@ class Person:
         """kind: "audio" (microphone) or "video" (camera)."""
         self.page.locator(f".control-{kind}").click()
 
+    def wait_video(self, user_id: str, timeout_ms: int = 30000) -> None:
+        """Until this person sees the user's camera playing (frames advancing)."""
+        self.page.wait_for_function(VIDEO_PLAYING, arg=user_id, timeout=timeout_ms, polling=500)
+
+    def wait_audio(self, user_id: str, timeout_ms: int = 30000) -> None:
+        """Until this person's page plays the user's microphone, with sound in it."""
+        self.page.wait_for_function(AUDIO_HEARD, arg=user_id, timeout=timeout_ms, polling=100)
+
     def assert_clean(self) -> None:
         """No uncaught errors, no dialogs, no CSP violations, no injected script ran."""
         state = self.page.evaluate("""() => ({
@@ -176,6 +224,12 @@ class Person:
 
     def close(self) -> None:
         self.context.close()
+
+
+def assert_clean(*people: Person) -> None:
+    """Each person's page is clean (see Person.assert_clean)."""
+    for person in people:
+        person.assert_clean()
 
 
 def _expected_console_error(text: str) -> bool:

@@ -12,7 +12,6 @@ from playwright.sync_api import expect, sync_playwright
 
 from publicrooms.settings import DEFAULT_ROOMS, RoomConfig, Settings
 from tests.browser.people import CHROMIUM, CHROMIUM_ARGS, Person, ProxyHub
-from tests.browser.test_media import wait_video
 from tests.support.live import LiveServer
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -38,8 +37,8 @@ def shoot(browser, hub: ProxyHub, server: LiveServer, people: list[Person]) -> N
     ada.say("Morning! Starting a 50-minute block on chapter 4.")
     grace.say("Same here — linear algebra problem set. Break at :50?")
     ada.say("Deal ☕")
-    wait_video(ada.page, grace.user_id())
-    wait_video(ada.page, ada.user_id())
+    ada.wait_video(grace.user_id())
+    ada.wait_video(ada.user_id())
     expect(ada.page.locator(".chat-message")).to_have_count(3)
     ada.page.mouse.move(0, 0)
     ada.page.locator("#chat-input").blur()
@@ -54,8 +53,8 @@ def shoot(browser, hub: ProxyHub, server: LiveServer, people: list[Person]) -> N
     phone = person("Mia", viewport={"width": 390, "height": 844})
     phone.join("quiet-library", "Mia")
     phone.toggle("video")
-    wait_video(phone.page, ada.user_id())
-    wait_video(phone.page, phone.user_id())
+    phone.wait_video(ada.user_id())
+    phone.wait_video(phone.user_id())
     phone.page.screenshot(path=str(OUT / "room-phone.png"))
 
 

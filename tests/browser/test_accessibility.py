@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.people import assert_clean
+
 pytestmark = pytest.mark.browser
 
 UNNAMED_CONTROLS = """
@@ -147,5 +149,4 @@ def test_axe_core_finds_nothing_in_any_state(site_factory) -> None:  # noqa: ANN
     phone.page.locator('.room-tab[data-tab="chat"]').click()
     expect(phone.page.locator("#chat-input")).to_be_visible()
     assert_axe_clean(phone.page, "the chat tab on a phone")
-    for person in (ada, grace, phone):
-        person.assert_clean()
+    assert_clean(ada, grace, phone)

@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import WebSocket, expect
+from playwright.sync_api import Page, WebSocket, expect
 
 pytestmark = pytest.mark.browser
 
 
-def test_idle_page_answers_pings_and_keeps_its_seat(site_factory) -> None:  # noqa: ANN001
-    # Ping every second after one idle second; three unanswered pings would terminate the socket.
-    site = site_factory(cleanup={"ping_interval_s": 1.0, "ping_idle_s": 1.0, "ping_max_missed": 3})
-    ada, grace = site.person("Ada"), site.person("Grace")
+def count_pings(page: Page) -> dict[str, int]:
+    """Counts the server's pings and the page's pongs on the page's websockets from now on."""
     frames = {"ping": 0, "pong": 0}
 
     def watch(ws: WebSocket) -> None:
         ws.on("framereceived", lambda f: frames.__setitem__("ping", frames["ping"] + ('"ping"' in str(f))))
         ws.on("framesent", lambda f: frames.__setitem__("pong", frames["pong"] + ('"pong"' in str(f))))
 
-    ada.page.on("websocket", watch)
+    page.on("websocket", watch)
+    return frames
+
+
+def wait_answered_pings(page: Page, frames: dict[str, int], count: int) -> None:
+    """Until the server sent `count` pings (polling, 20 s cap); each was answered."""
+    for _ in range(200):
+        if frames["ping"] >= count:
+            break
+        page.wait_for_timeout(100)
+    assert frames["ping"] >= count, f"the server sent {frames['ping']} pings"
+    assert frames["pong"] >= frames["ping"] - 1, frames
+
+
+def test_idle_page_answers_pings_and_keeps_its_seat(site_factory) -> None:  # noqa: ANN001
+    # Ping every second after one idle second; three unanswered pings would terminate the socket.
+    site = site_factory(cleanup={"ping_interval_s": 1.0, "ping_idle_s": 1.0, "ping_max_missed": 3})
+    ada, grace = site.person("Ada"), site.person("Grace")
+    frames = count_pings(ada.page)
     ada.join("quiet-library")
     grace.join("quiet-library")
     # Stay idle until more pings arrived than the server tolerates unanswered (polling, 20 s cap).
-    for _ in range(200):
-        if frames["ping"] >= 5:
-            break
-        ada.page.wait_for_timeout(100)
-    assert frames["ping"] >= 5, f"the server sent {frames['ping']} pings"
-    assert frames["pong"] >= frames["ping"] - 1, frames
+    wait_answered_pings(ada.page, frames, 5)
     expect(grace.participant("Ada")).to_be_visible()
     expect(ada.page.locator("#connection-status")).to_have_attribute("data-state", "online")
     ada.assert_clean()
@@ -55,20 +66,9 @@ def test_a_refused_connection_is_explained(site_factory) -> None:  # noqa: ANN00
 def test_idle_lobby_answers_pings_and_stays_live(site_factory) -> None:  # noqa: ANN001
     site = site_factory(cleanup={"ping_interval_s": 1.0, "ping_idle_s": 1.0, "ping_max_missed": 3})
     ada = site.person("Ada")
-    frames = {"ping": 0, "pong": 0}
-
-    def watch(ws: WebSocket) -> None:
-        ws.on("framereceived", lambda f: frames.__setitem__("ping", frames["ping"] + ('"ping"' in str(f))))
-        ws.on("framesent", lambda f: frames.__setitem__("pong", frames["pong"] + ('"pong"' in str(f))))
-
-    ada.page.on("websocket", watch)
+    frames = count_pings(ada.page)
     ada.open_lobby()
-    for _ in range(200):
-        if frames["ping"] >= 5:
-            break
-        ada.page.wait_for_timeout(100)
-    assert frames["ping"] >= 5, f"the server sent {frames['ping']} pings"
-    assert frames["pong"] >= frames["ping"] - 1, frames
+    wait_answered_pings(ada.page, frames, 5)
     # Still subscribed: someone joining elsewhere moves the lobby's count.
     grace = site.person("Grace")
     grace.join("deep-focus")

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from publicrooms.settings import RoomConfig
+from tests.browser.people import assert_clean
 
 pytestmark = pytest.mark.browser
 
@@ -114,5 +115,4 @@ def test_queue_position_is_live_and_admission_is_automatic(site_factory) -> None
     ada.page.locator(".control-leave").click()  # a seat frees: Linus enters by himself
     expect(linus.page.locator("section.room .room-title")).to_have_text("Writing Desk", timeout=15000)
     expect(linus.participant("Linus")).to_be_visible()
-    for person in (ada, grace, linus):
-        person.assert_clean()
+    assert_clean(ada, grace, linus)

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from publicrooms.settings import RoomConfig
+from tests.browser.people import assert_clean
 
 pytestmark = pytest.mark.browser
 
@@ -32,8 +33,7 @@ def test_lobby_lists_rooms_and_follows_occupancy_live(site) -> None:  # noqa: AN
     ada.page.locator(".control-leave").click()
     expect(ada.page.locator('.room-card[data-room-id="quiet-library"] .room-count')).to_have_text("1 / 10")
     expect(card.locator(".room-count")).to_have_text("1 / 10")
-    for person in (watcher, ada, grace):
-        person.assert_clean()
+    assert_clean(watcher, ada, grace)
 
 
 def test_full_room_is_shown_full_live(site_factory) -> None:  # noqa: ANN001
@@ -83,9 +83,7 @@ def test_lobby_says_a_join_queues_when_the_system_is_full(site_factory) -> None:
 
     # Someone else tries to join: they wait, and the lobby counts them, live.
     lin = site.person("Lin")
-    lin.open_join("writing-desk")
-    lin.page.fill("#display-name", "Lin")
-    lin.page.locator(".join-form button[type=submit]").click()
+    lin.submit_join("writing-desk")
     expect(lin.page.locator(".queue-position")).to_have_text("#1")
     expect(notice).to_contain_text("Joining a room puts you in the queue: 1 person is waiting.")
     expect(notice).to_have_attribute("data-waiting", "1")
@@ -98,5 +96,4 @@ def test_lobby_says_a_join_queues_when_the_system_is_full(site_factory) -> None:
     grace.page.locator(".control-leave").click()
     expect(notice).to_be_hidden()
     expect(page.locator(".lobby-summary")).to_contain_text("1 person studying")
-    for person in (watcher, ada, grace, lin):
-        person.assert_clean()
+    assert_clean(watcher, ada, grace, lin)

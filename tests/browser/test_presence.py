@@ -7,13 +7,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.people import assert_clean
+
 pytestmark = pytest.mark.browser
 
 
 def test_second_tab_asks_then_takes_over_and_the_first_tab_says_so(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    ada.join("quiet-library")
-    grace.join("quiet-library")
+    ada, grace = site.seated("quiet-library", "Ada", "Grace")
     expect(grace.participant("Ada")).to_be_visible()
     first = ada.page
 
@@ -50,14 +50,11 @@ def test_second_tab_asks_then_takes_over_and_the_first_tab_says_so(site) -> None
     expect(first.locator("section.room")).to_be_visible(timeout=15000)
     expect(second.locator(".moved h1")).to_have_text("You're no longer in this room here")
     expect(grace.participant("Ada")).to_have_count(1)
-    for person in (ada, grace):
-        person.assert_clean()
+    assert_clean(ada, grace)
 
 
 def test_muting_clears_the_active_speaker(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    ada.join("quiet-library")
-    grace.join("quiet-library")
+    ada, grace = site.seated("quiet-library", "Ada", "Grace")
     grace.toggle("audio")  # Grace's fake microphone beeps: she becomes the speaker
     grace_id = grace.user_id()
     expect(ada.tile(grace_id)).to_have_class(re.compile(r"\bis-speaking\b"), timeout=20000)
@@ -66,14 +63,11 @@ def test_muting_clears_the_active_speaker(site) -> None:  # noqa: ANN001
     expect(ada.tile(grace_id)).not_to_have_class(re.compile(r"\bis-speaking\b"))
     expect(ada.participant("Grace")).not_to_have_class(re.compile(r"\bis-speaking\b"))
     expect(ada.page.locator(".tile.is-speaking, .participant.is-speaking")).to_have_count(0)
-    for person in (ada, grace):
-        person.assert_clean()
+    assert_clean(ada, grace)
 
 
 def test_after_a_reconnect_stale_errors_go_and_an_offline_message_is_offered(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    ada.join("quiet-library")
-    grace.join("quiet-library")
+    ada, grace = site.seated("quiet-library", "Ada", "Grace")
     page = ada.page
     feedback = page.locator("#chat-feedback")
     # A refusal names its reason in words.

@@ -6,9 +6,7 @@ from playwright.sync_api import expect
 
 
 def test_report_from_the_people_list_is_acknowledged_and_stored(site) -> None:  # noqa: ANN001
-    ada, troll = site.person("Ada"), site.person("Troll")
-    ada.join("quiet-library")
-    troll.join("quiet-library")
+    ada, troll = site.seated("quiet-library", "Ada", "Troll")
     page = ada.page
     row = ada.participant("Troll")
     expect(row).to_be_visible()

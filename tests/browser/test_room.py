@@ -7,13 +7,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.people import assert_clean
+
 pytestmark = pytest.mark.browser
 
 
 def test_chat_both_ways_with_history_for_a_latecomer(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    ada.join("quiet-library")
-    grace.join("quiet-library")
+    ada, grace = site.seated("quiet-library", "Ada", "Grace")
     ada.say("Morning! Starting a pomodoro.")
     expect(grace.page.locator(".chat-message").last).to_contain_text("Morning! Starting a pomodoro.")
     expect(grace.page.locator(".chat-message").last.locator(".chat-sender")).to_have_text("Ada")
@@ -30,8 +30,7 @@ def test_chat_both_ways_with_history_for_a_latecomer(site) -> None:  # noqa: ANN
     expect(linus.page.locator(".chat-text")).to_have_text(
         ["Morning! Starting a pomodoro.", "Same here, it's chapter 3 for me"])
     expect(linus.page.locator(".participant")).to_have_count(3)
-    for person in (ada, grace, linus):
-        person.assert_clean()
+    assert_clean(ada, grace, linus)
 
 
 def test_character_counter_and_limit(site) -> None:  # noqa: ANN001
@@ -69,9 +68,7 @@ def test_chat_rate_limit_feedback(site_factory) -> None:  # noqa: ANN001
 
 
 def test_toggles_show_in_the_other_persons_list(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    ada.join("quiet-library")
-    grace.join("quiet-library")
+    ada, grace = site.seated("quiet-library", "Ada", "Grace")
     row = grace.participant("Ada")
     expect(row).to_have_attribute("data-audio", "false")
     ada.toggle("audio")
@@ -105,9 +102,7 @@ def test_denied_camera_is_explained(site) -> None:  # noqa: ANN001
 
 
 def test_leave_and_disconnect_remove_the_person(site) -> None:  # noqa: ANN001
-    ada, grace, linus = site.person("Ada"), site.person("Grace"), site.person("Linus")
-    for person in (ada, grace, linus):
-        person.join("quiet-library")
+    ada, grace, linus = site.seated("quiet-library", "Ada", "Grace", "Linus")
     grace_id = grace.user_id()
     linus_id = linus.user_id()
     expect(ada.tile(grace_id)).to_be_visible()
@@ -124,9 +119,7 @@ def test_leave_and_disconnect_remove_the_person(site) -> None:  # noqa: ANN001
 
 
 def test_reconnect_shows_status_and_refetches_the_room(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    ada.join("quiet-library")
-    grace.join("quiet-library")
+    ada, grace = site.seated("quiet-library", "Ada", "Grace")
     status = ada.page.locator("#connection-status")
     expect(status).to_have_attribute("data-state", "online")
 
@@ -142,9 +135,7 @@ def test_reconnect_shows_status_and_refetches_the_room(site) -> None:  # noqa: A
 
 
 def test_reload_goes_straight_back_into_the_room(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    ada.join("exam-prep")
-    grace.join("exam-prep")
+    ada, grace = site.seated("exam-prep", "Ada", "Grace")
     grace.say("before the reload")
     expect(ada.page.locator(".chat-text").last).to_have_text("before the reload")
     ada.page.reload()

@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.people import assert_clean
+
 pytestmark = pytest.mark.browser
 
 SELF_TRACK_LABEL = """(kind) => {
@@ -83,52 +85,47 @@ def test_prejoin_preview_choices_remembered_and_restored_after_reload(site) -> N
     ada.open_join("quiet-library")
     expect(page.locator("#prejoin-audio")).to_be_checked()
     expect(page.locator("#prejoin-video")).not_to_be_checked()
-    for person in (ada, grace):
-        person.assert_clean()
+    assert_clean(ada, grace)
+
+
+def _reload_expecting(ada, grace, video: bool, audio: bool) -> None:  # noqa: ANN001
+    """Ada reloads: back in the room with her camera and microphone as they were, for everyone."""
+    page = ada.page
+    page.reload()
+    expect(page.locator("section.room")).to_be_visible(timeout=15000)
+    expect(page.locator(".control-video")).to_have_attribute("aria-pressed", str(video).lower())
+    expect(page.locator(".control-audio")).to_have_attribute("aria-pressed", str(audio).lower())
+    page.wait_for_function(f"() => !!({SELF_TRACK_LABEL})('video') === {str(video).lower()}"
+                           f" && !!({SELF_TRACK_LABEL})('audio') === {str(audio).lower()}")
+    seen = grace.participant("Ada")
+    expect(seen.locator(".state-video")).to_have_class(re.compile(r"\bon\b" if video else r"\boff\b"))
+    expect(seen.locator(".state-audio")).to_have_class(re.compile(r"\bon\b" if audio else r"\boff\b"))
+    expect(seen).to_have_count(1)
 
 
 def test_camera_and_microphone_turned_on_and_off_in_the_room_come_back_after_a_reload(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    grace.join("quiet-library")
-    page = ada.join("quiet-library")  # joined with both off (the pre-join default)
-    mic, cam = page.locator(".control-audio"), page.locator(".control-video")
+    grace, ada = site.seated("quiet-library", "Grace", "Ada")  # Ada joins with both off (the default)
+    page = ada.page
     seen_by_grace = grace.participant("Ada")
-    expect(mic).to_have_attribute("aria-pressed", "false")
+    expect(page.locator(".control-audio")).to_have_attribute("aria-pressed", "false")
     ada.toggle("video")
     ada.toggle("audio")
     expect(seen_by_grace.locator(".state-video")).to_have_class(re.compile(r"\bon\b"))
     expect(seen_by_grace.locator(".state-audio")).to_have_class(re.compile(r"\bon\b"))
-
-    page.reload()
-    expect(page.locator("section.room")).to_be_visible(timeout=15000)
-    expect(cam).to_have_attribute("aria-pressed", "true")
-    expect(mic).to_have_attribute("aria-pressed", "true")
-    page.wait_for_function(f"() => !!({SELF_TRACK_LABEL})('video') && !!({SELF_TRACK_LABEL})('audio')")
-    expect(seen_by_grace.locator(".state-video")).to_have_class(re.compile(r"\bon\b"))
-    expect(seen_by_grace.locator(".state-audio")).to_have_class(re.compile(r"\bon\b"))
+    _reload_expecting(ada, grace, video=True, audio=True)
 
     # Microphone off with the shortcut, then another reload: the camera stays on, the mic off.
     page.locator(".room-title").click()
     page.keyboard.press("m")
     expect(seen_by_grace.locator(".state-audio")).to_have_class(re.compile(r"\boff\b"))
-    page.reload()
-    expect(page.locator("section.room")).to_be_visible(timeout=15000)
-    expect(cam).to_have_attribute("aria-pressed", "true")
-    expect(mic).to_have_attribute("aria-pressed", "false")
-    page.wait_for_function(f"() => !!({SELF_TRACK_LABEL})('video') && !({SELF_TRACK_LABEL})('audio')")
-    expect(seen_by_grace.locator(".state-video")).to_have_class(re.compile(r"\bon\b"))
-    expect(seen_by_grace.locator(".state-audio")).to_have_class(re.compile(r"\boff\b"))
-    expect(seen_by_grace).to_have_count(1)
-    for person in (ada, grace):
-        person.assert_clean()
+    _reload_expecting(ada, grace, video=True, audio=False)
+    assert_clean(ada, grace)
 
 
 def test_full_room_fits_the_screen_with_composer_and_errors_visible(site_factory) -> None:  # noqa: ANN001
     site = site_factory(limits={"chat_per_minute": 2, "chat_block_s": 30})
     long_name = "Maximiliana Wolfeschlegelsteinhausenbergerdorff"
-    people = [site.person(long_name)] + [site.person(f"Student {n}") for n in range(1, 10)]
-    for person in people:
-        person.join("quiet-library")
+    people = site.seated("quiet-library", long_name, *(f"Student {n}" for n in range(1, 10)))
     watcher = people[0]
     page = watcher.page
     expect(page.locator(".participant")).to_have_count(10)
@@ -186,8 +183,7 @@ def test_full_room_fits_the_screen_with_composer_and_errors_visible(site_factory
     expect(pin).to_have_attribute("aria-pressed", "false")
     page.locator(".control-layout").click()
     expect(page.locator(".video-grid")).not_to_have_class(re.compile(r"\bis-focus-view\b"))
-    for person in people:
-        person.assert_clean()
+    assert_clean(*people)
 
 
 CONTROL_BOXES = """() => [...document.querySelectorAll('.controls .control')].map((el) => {
@@ -203,9 +199,8 @@ CONTROL_BOXES = """() => [...document.querySelectorAll('.controls .control')].ma
 
 
 def test_the_five_controls_stay_on_one_line_from_desktop_to_phone(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    grace.join("quiet-library")
-    page = ada.join("quiet-library")
+    grace, ada = site.seated("quiet-library", "Grace", "Ada")
+    page = ada.page
     ada.toggle("audio")
     expect(page.locator(".control-audio")).to_have_attribute("aria-pressed", "true")
     for width, height in ((1280, 800), (1024, 768), (390, 844), (320, 640)):
@@ -237,23 +232,19 @@ def test_the_five_controls_stay_on_one_line_from_desktop_to_phone(site) -> None:
         expect(page.get_by_role("button", name=re.compile(f"^{name}"))).to_be_visible()
     page.get_by_role("button", name=re.compile("^Microphone")).click()
     expect(grace.participant("Ada").locator(".state-audio")).to_have_class(re.compile(r"\boff\b"))
-    for person in (ada, grace):
-        person.assert_clean()
+    assert_clean(ada, grace)
 
 
 @pytest.mark.parametrize("count", [1, 2, 4])
 def test_grid_uses_the_height_for_few_people(site, count: int) -> None:  # noqa: ANN001
-    people = [site.person(f"P{n}") for n in range(count)]
-    for person in people:
-        person.join("quiet-library")
+    people = site.seated("quiet-library", *(f"P{n}" for n in range(count)))
     page = people[0].page
     expect(page.locator(".tile")).to_have_count(count)
     grid = page.locator(".video-grid").bounding_box()
     assert grid and grid["height"] >= 400, grid  # the stage's height, not a strip at the top
     area = sum(b["width"] * b["height"] for b in (t.bounding_box() for t in page.locator(".tile").all()))
     assert area >= 0.5 * grid["width"] * grid["height"], "tiles fill the grid"
-    for person in people:
-        person.assert_clean()
+    assert_clean(*people)
 
 
 def test_phone_has_video_and_chat_tabs(site) -> None:  # noqa: ANN001
@@ -284,9 +275,7 @@ def test_phone_has_video_and_chat_tabs(site) -> None:  # noqa: ANN001
 
 
 def test_keyboard_shortcuts_for_microphone_and_camera(site) -> None:  # noqa: ANN001
-    ada, grace = site.person("Ada"), site.person("Grace")
-    ada.join("quiet-library")
-    grace.join("quiet-library")
+    ada, grace = site.seated("quiet-library", "Ada", "Grace")
     page = ada.page
     mic, cam = page.locator(".control-audio"), page.locator(".control-video")
     # The shortcut is in the control's label and declared for assistive technology.
@@ -311,5 +300,4 @@ def test_keyboard_shortcuts_for_microphone_and_camera(site) -> None:  # noqa: AN
     page.keyboard.press("m")
     expect(mic).to_have_attribute("aria-pressed", "false")
     expect(grace.participant("Ada").locator(".state-audio")).to_have_class(re.compile(r"\boff\b"))
-    for person in (ada, grace):
-        person.assert_clean()
+    assert_clean(ada, grace)

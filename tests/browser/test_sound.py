@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Playwright, expect
 
-from tests.browser.people import CHROMIUM, CHROMIUM_ARGS
-from tests.browser.test_media import wait_audio
+from tests.browser.people import CHROMIUM, CHROMIUM_ARGS, assert_clean
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +47,7 @@ def test_sound_prompt_by_the_video_says_why_and_turns_the_room_sound_on(site, st
     page = ada.join("quiet-library")
     grace_id = grace.user_id()
     # Joining was a click in the page: sound plays at once, no prompt.
-    wait_audio(page, grace_id)
+    ada.wait_audio(grace_id)
     expect(page.locator(".sound-prompt")).to_be_hidden()
 
     # A reload re-enters the room without any click: the browser refuses to play sound.
@@ -73,6 +72,5 @@ def test_sound_prompt_by_the_video_says_why_and_turns_the_room_sound_on(site, st
     page.get_by_role("button", name="Turn on room sound").click()
     expect(prompt).to_be_hidden()
     page.evaluate("() => { window.__meters = {}; }")
-    wait_audio(page, grace_id)  # the <audio> plays, and what it plays is Grace's beep
-    for person in (ada, grace):
-        person.assert_clean()
+    ada.wait_audio(grace_id)  # the <audio> plays, and what it plays is Grace's beep
+    assert_clean(ada, grace)

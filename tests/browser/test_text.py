@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.people import assert_clean
 from tests.property.text_corpus import ISSUE_MESSAGES, ISSUE_NAMES
 
 pytestmark = pytest.mark.browser
@@ -14,9 +15,7 @@ PERSIAN = "من می\u200cخواهم کمی استراحت کنم"  # a ZWNJ ins
 
 
 def test_messages_and_names_arrive_exactly_as_typed(site) -> None:  # noqa: ANN001
-    people = [site.person(name) for name in ISSUE_NAMES]  # Sleepy Sam, Benchmark Ben, Mehr‌nāz, 👩‍💻
-    for person in people:
-        person.join("math-and-physics")
+    people = site.seated("math-and-physics", *ISSUE_NAMES)  # Sleepy Sam, Benchmark Ben, Mehr‌nāz, 👩‍💻
     viewer = people[0]
     expect(viewer.page.locator(".participant")).to_have_count(len(people))
     shown_names = viewer.page.locator(".participant .name-text").all_text_contents()
@@ -46,5 +45,4 @@ def test_messages_and_names_arrive_exactly_as_typed(site) -> None:  # noqa: ANN0
     expect(reader.page.locator(".chat-text")).to_have_count(len(typed))
     assert reader.chat_texts() == typed
     assert sorted(reader.page.locator(".participant .name-text").all_text_contents()) == sorted([*ISSUE_NAMES, "Reader"])
-    for person in (*people, reader):
-        person.assert_clean()
+    assert_clean(*people, reader)

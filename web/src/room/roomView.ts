@@ -78,7 +78,7 @@ export class RoomView {
     this.deviceHelp = h("div", { class: "device-help", role: "alert", hidden: true });
     this.micButton = this.toggleButton("audio", "Microphone", "M");
     this.camButton = this.toggleButton("video", "Camera", "V");
-    this.leaveButton = h("button", { type: "button", class: "btn btn-danger control control-leave" }, icon(ICONS.leave), h("span", { class: "control-label" }, "Leave"));
+    this.leaveButton = h("button", { type: "button", class: "btn control control-leave" }, icon(ICONS.leave), h("span", { class: "control-label" }, "Leave"));
     this.leaveButton.addEventListener("click", () => void this.leave());
 
     this.devicesButton = h(

@@ -66,6 +66,43 @@ def test_muting_clears_the_active_speaker(site) -> None:  # noqa: ANN001
     assert_clean(ada, grace)
 
 
+# Grace's microphone runs through a gain the test can turn down: she goes quiet with the
+# microphone still on (a headless browser has no other way to fall silent).
+QUIET_SWITCH = """
+(() => {
+  const capture = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await capture(constraints);
+    if (!constraints || !constraints.audio) return stream;
+    const ctx = new AudioContext();
+    const out = ctx.createMediaStreamDestination();
+    window.__micGain = ctx.createGain();
+    ctx.createMediaStreamSource(stream).connect(window.__micGain).connect(out);
+    return new MediaStream([...stream.getVideoTracks(), ...out.stream.getAudioTracks()]);
+  };
+})();
+"""
+
+
+def test_a_speaker_who_falls_silent_is_no_longer_shown_speaking(site) -> None:  # noqa: ANN001
+    ada, grace = site.person("Ada"), site.person("Grace")
+    grace.context.add_init_script(QUIET_SWITCH)
+    ada.join("quiet-library")
+    grace.join("quiet-library")
+    grace.toggle("audio")
+    grace_id = grace.user_id()
+    speaking = re.compile(r"\bis-speaking\b")
+    expect(ada.tile(grace_id)).to_have_class(speaking, timeout=20000)
+    grace.page.evaluate("() => { window.__micGain.gain.value = 0; }")
+    expect(ada.tile(grace_id)).not_to_have_class(speaking, timeout=15000)
+    expect(ada.participant("Grace")).not_to_have_class(speaking)
+    expect(ada.participant("Grace").locator(".state-audio")).to_have_class(re.compile(r"\bon\b"))
+    # Speaking again brings the outline back: it follows the sound, not the button.
+    grace.page.evaluate("() => { window.__micGain.gain.value = 1; }")
+    expect(ada.tile(grace_id)).to_have_class(speaking, timeout=20000)
+    assert_clean(ada, grace)
+
+
 def test_after_a_reconnect_stale_errors_go_and_an_offline_message_is_offered(site) -> None:  # noqa: ANN001
     ada, grace = site.seated("quiet-library", "Ada", "Grace")
     page = ada.page

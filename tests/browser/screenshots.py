@@ -58,23 +58,46 @@ def shoot(browser, hub: ProxyHub, server: LiveServer, people: list[Person]) -> N
     phone.page.screenshot(path=str(OUT / "room-phone.png"))
 
 
+def shoot_queue(browser, hub: ProxyHub, server: LiveServer, people: list[Person]) -> None:  # noqa: ANN001
+    """The lobby when every seat of the system is taken and someone waits."""
+    def person(name: str, **kwargs) -> Person:  # noqa: ANN003
+        people.append(Person(browser, hub, server.port, name, **kwargs))
+        return people[-1]
+
+    for name, room in (("Ada", "quiet-library"), ("Grace", "deep-focus")):
+        person(name).join(room)
+    lin = person("Lin")
+    lin.submit_join("writing-desk")
+    expect(lin.page.locator(".queue-position")).to_have_text("#1")
+    watcher = person("Watcher", viewport={"width": 1280, "height": 860})
+    watcher.open_lobby()
+    expect(watcher.page.locator(".lobby-system")).to_contain_text("1 person is waiting")
+    watcher.page.screenshot(path=str(OUT / "lobby-queue.png"))
+
+
+def serve(data: Path, **overrides) -> LiveServer:  # noqa: ANN003
+    data.mkdir()
+    settings = Settings(data_dir=data, secret="screenshots-secret-0123456789",
+                        trusted_proxies=["127.0.0.1"], gc_freeze=False, log_level="warning",
+                        media={"loopback_only": True, "workers": 1}, **overrides)
+    return LiveServer(settings).start()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     # Default rooms, except one small room so the lobby shows what "full" looks like.
     rooms = [RoomConfig(id=r.id, name=r.name, capacity=2 if r.id == "pomodoro" else r.capacity)
              for r in DEFAULT_ROOMS]
     with tempfile.TemporaryDirectory() as data:
-        settings = Settings(data_dir=Path(data), secret="screenshots-secret-0123456789",
-                            trusted_proxies=["127.0.0.1"], rooms=rooms, gc_freeze=False,
-                            log_level="warning", media={"loopback_only": True, "workers": 1})
-        server = LiveServer(settings).start()
+        servers = [serve(Path(data) / "rooms", rooms=rooms), serve(Path(data) / "queue", system_capacity=2)]
         hub = ProxyHub()
         people: list[Person] = []
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    shoot(browser, hub, server, people)
+                    shoot(browser, hub, servers[0], people)
+                    shoot_queue(browser, hub, servers[1], people)
                 except Exception:
                     for n, who in enumerate(people):
                         who.page.screenshot(path=str(Path(tempfile.gettempdir()) / f"screenshot-failure-{n}.png"))
@@ -83,7 +106,8 @@ def main() -> None:
                     browser.close()
         finally:
             hub.stop()
-            server.stop()
+            for server in servers:
+                server.stop()
     print(f"wrote {sorted(p.name for p in OUT.glob('*.png'))}")
 
 

@@ -18,6 +18,7 @@ from publicrooms.api.metrics import router as metrics_router
 from publicrooms.api.routes import health, router
 from publicrooms.clock import Clock
 from publicrooms.context import AppContext
+from publicrooms import http_adapter
 from publicrooms.errors import ConnectionTimeout, is_outage
 from publicrooms.logging import LogFormat
 from publicrooms.realtime import engineio_adapter
@@ -76,6 +77,9 @@ class PublicRooms:
             clock=clock, max_attachments=settings.max_attachments,
             max_attachment_bytes=settings.max_message_bytes,
             namespace_timeout_s=cleanup.namespace_connect_timeout_s,
+            send_queue_max_packets=settings.send_queue_max_packets,
+            send_queue_max_bytes=settings.send_queue_max_bytes,
+            connection_aborter=http_adapter.connection_aborter,
             # Redis mode: the manager fans out across nodes; memory mode: in-process.
             client_manager=state.client_manager,
             # Behind a load balancer, long-polling requests must reach the node that owns their
@@ -244,6 +248,8 @@ class PublicRooms:
         sizes = self.state.table_sizes()
         sizes.update(self.ctx.limiter.table_sizes())
         sizes.update(self.registry.table_sizes())
+        sizes.update(self.sio.table_sizes())
+        sizes.update(self.gateway.table_sizes())
         return sizes
 
     async def startup(self) -> None:

@@ -5,9 +5,13 @@ a request (or sends nothing at all after connecting) is held open for as long as
 likes. Here every request must finish its headers within `header_timeout_s` of its first byte
 (or of the connection opening); otherwise the connection is closed.
 
-This is the one place that subclasses uvicorn internals (`HttpToolsProtocol` and its
-httptools callbacks `on_message_begin` / `on_headers_complete`); `self_test()` runs at
-start-up.
+A WebSocket whose client stopped reading cannot be closed through ASGI: a close frame waits
+behind the full buffer, and so does uvicorn's graceful close. `connection_aborter` finds the
+uvicorn protocol behind an ASGI `send` and returns its transport's `abort`.
+
+This is the one place that touches uvicorn internals (`HttpToolsProtocol` and its httptools
+callbacks `on_message_begin` / `on_headers_complete`; the WebSocket protocols' bound `send`
+and `transport`); `self_test()` runs at start-up.
 """
 
 from __future__ import annotations
@@ -79,6 +83,20 @@ def header_deadline_protocol(header_timeout_s: float) -> type[HeaderDeadlineProt
                 {"header_timeout_s": header_timeout_s})
 
 
+def connection_aborter(environ: dict):  # noqa: ANN201 - Callable[[], None] | None
+    """The function that drops the TCP connection behind an ASGI WebSocket (None: unknown)."""
+    protocol = getattr(environ.get("asgi.send"), "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    abort = getattr(transport, "abort", None)
+    return abort if callable(abort) else None
+
+
+def _websocket_protocols() -> list[type]:
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    return [AutoWebSocketsProtocol] if AutoWebSocketsProtocol is not None else []
+
+
 def self_test() -> None:
     """Fail at start-up, with one clear message, if the uvicorn internals used here changed."""
     missing = [name for name in ("connection_made", "connection_lost", "on_message_begin",
@@ -88,6 +106,10 @@ def self_test() -> None:
     source = inspect.getsource(HttpToolsProtocol.__init__)
     if "self.loop" not in source:
         missing.append("HttpToolsProtocol.loop")
+    for protocol in _websocket_protocols():
+        if not callable(getattr(protocol, "send", None)) or \
+                "self.transport" not in inspect.getsource(protocol.connection_made):
+            missing.append(f"{protocol.__name__}.send / .transport (aborting a WebSocket)")
     if missing:
         raise RuntimeError("uvicorn internals changed (see pyproject.toml pin): "
                            + ", ".join(missing))

@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     # Binary attachments one Socket.IO packet may announce (Node's socket.io-parser: 10);
     # together they may not exceed max_message_bytes.
     max_attachments: PositiveInt = 10
+    # What may wait to be written to one connection (a client that stopped reading): past
+    # either bound it is disconnected as a transport error (its seat held for the grace).
+    send_queue_max_packets: PositiveInt = 500
+    send_queue_max_bytes: int = Field(default=1024 * 1024, ge=64 * 1024)
     # A request whose headers are unfinished this long after its first byte is cut off.
     header_timeout_s: PositiveFloat = 5.0
     gc_freeze: bool = True

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 
 from publicrooms.clock import FakeClock
-from publicrooms.settings import LimitSettings
-from tests.support.clients import connect_once_admitted, new_ip, wait_for
+from publicrooms.settings import CleanupSettings, LimitSettings
+from tests.support.clients import connect_once_admitted, http_client, new_ip, wait_for
 from tests.support.live import advance
+from tests.support.stalled import StalledReader
 
 ROOM = "/public-room/deep-focus"
 
@@ -115,6 +118,61 @@ async def test_third_connection_is_refused(server, clients) -> None:
     fourth = await connect_once_admitted(lambda: clients(server.url, ROOM, ip),
                                          "a fourth connection is admitted once one closed")
     assert (await fourth.call("join-room", {"userName": "Four"}))["success"]
+
+
+# A client on a slow link comes back for its packets this long after asking: longer than
+# any fixed delay a server could guess, and longer than Engine.IO's sweep of closed sessions.
+SLOW_LINK_S = 2.5
+
+
+async def test_refused_session_closes_once_its_refusal_is_read(server_factory, clients) -> None:
+    # Engine.IO sweeps closed sessions every ping timeout (1 s here): a session closed before
+    # the client read its refusal would be gone when it asks, and the refusal lost.
+    server = server_factory(cleanup=CleanupSettings(engineio_ping_timeout_s=1,
+                                                    shutdown_grace_s=1))
+    node = server.nodes[0]  # a polling session lives on one node
+    ip = new_ip()
+    for namespace in (ROOM, "/"):
+        assert await (await clients(node.url, namespace, ip).connect()).admission() is None
+
+    async with http_client(node.url, ip) as http:
+        opened = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+        sid = json.loads(opened.text[1:])["sid"]
+        params = {"EIO": "4", "transport": "polling", "sid": sid}
+        posted = await http.post("/socket.io/", params=params, content=f"40{ROOM},")
+        assert posted.status_code == 200, posted.text
+        await asyncio.sleep(SLOW_LINK_S)  # the slow link, not a wait for anything
+        answer = await http.get("/socket.io/", params=params)
+        assert answer.status_code == 200, answer.text
+        packets = answer.text.split("\x1e")
+        assert any(p.startswith(f'42{ROOM},["connection-rejected",{{"code":'
+                                f'"TOO_MANY_CONNECTIONS"') for p in packets), packets
+        # Coming back for more means it read them: now the session closes.
+        closing = await http.get("/socket.io/", params=params)
+        assert closing.status_code == 200 and "1" in closing.text.split("\x1e"), closing.text
+    await wait_for(lambda: sid not in node.app.sio.session_ids(), "the session closed")
+
+
+async def test_refused_websocket_closes_once_its_refusal_is_read(server_factory,
+                                                                 clients) -> None:
+    server = server_factory(cleanup=CleanupSettings(engineio_ping_timeout_s=1,
+                                                    shutdown_grace_s=1))
+    node = server.nodes[0]
+    ip = new_ip()
+    for namespace in (ROOM, "/"):
+        assert await (await clients(node.url, namespace, ip).connect()).admission() is None
+    raw = await StalledReader(node.url, ip).open()
+    try:
+        sid = json.loads(raw.texts[0][1:])["sid"]
+        await raw.send_text(f"40{ROOM},")
+        await asyncio.sleep(SLOW_LINK_S)  # the slow link, not a wait for anything
+        with contextlib.suppress(AssertionError):  # the server closes after
+            await raw.read_until(lambda: "1" in raw.texts, "CLOSE")
+        assert any(t.startswith(f'42{ROOM},["connection-rejected",{{"code":'
+                                f'"TOO_MANY_CONNECTIONS"') for t in raw.texts), raw.texts
+        await wait_for(lambda: sid not in node.app.sio.session_ids(), "the session closed")
+    finally:
+        raw.close()
 
 
 async def test_reconnect_backoff_grows(server_factory, clients) -> None:

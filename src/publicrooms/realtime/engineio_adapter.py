@@ -8,9 +8,18 @@ event announcing a million binary attachments is buffered frame by frame without
 Node's socket.io closes the connection on all of these; so does this server, after telling
 a namespace-connected client why (`error`, INVALID_REQUEST).
 
+A client that stops reading its socket would make python-engineio queue its packets without
+a limit (and hang the writer on a full TCP buffer): each socket's send queue is bounded here
+(packets and bytes), and a socket past it is disconnected and its connection dropped. A
+session to be closed after its last packets (a refused one) is closed once its queue has
+been written out, on either transport. The bound is applied where the socket lives, so what
+other nodes fan out to it (state/redis/fanout.py) is bounded the same way; and queueing never
+waits, so a slow reader cannot hold up the fan-out reader or anyone's broadcast.
+
 This is the one place that touches those libraries' private parts: `_handle_eio_message`,
 `_handle_eio_connect`, `_binary_packet`, `_handle_connect/_disconnect/_event/_ack` on the
-Socket.IO server, and `AsyncSocket.receive` plus `AsyncServer.sockets` on the Engine.IO side.
+Socket.IO server, and `AsyncSocket.receive/send/poll/close/handle_get_request/queue` plus
+`AsyncServer.sockets` on the Engine.IO side.
 The versions are pinned in pyproject.toml and `self_test()` runs at start-up.
 """
 
@@ -64,8 +73,25 @@ def check_packet(pkt: socketio.packet.Packet, max_attachments: int) -> None:
                                   f"{max_attachments})")
 
 
+def _packet_bytes(pkt: eio_packet.Packet | None) -> int:
+    """What a queued packet weighs: its encoded Socket.IO text or binary attachment."""
+    data = getattr(pkt, "data", None)
+    return len(data) if isinstance(data, str | bytes | bytearray) else 0
+
+
 class StrictSocket(engineio.async_socket.AsyncSocket):
-    """An Engine.IO socket that closes on a packet type the protocol does not have."""
+    """An Engine.IO socket that closes on a packet type the protocol does not have, bounds
+    what waits in its send queue, and can tell when its queue has been written out.
+
+    A socket becomes one by a class swap right after it opened, so its state is made lazily
+    (class attributes are the defaults).
+    """
+
+    queued_bytes = 0            # weight of the packets waiting in `queue`
+    writing = False             # the transport has taken packets and not yet come back
+    cut_off = False             # over its bound: dropped, being disconnected
+    abort_transport: Callable[[], None] | None = None   # drops the TCP connection (WebSocket)
+    _drained: asyncio.Event | None = None
 
     async def receive(self, pkt: eio_packet.Packet) -> None:
         if pkt.packet_type not in _EIO_TYPES:
@@ -75,13 +101,85 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
             raise engineio.exceptions.SocketIsClosedError()
         await super().receive(pkt)
 
+    async def send(self, pkt: eio_packet.Packet) -> None:
+        """Queue a packet, unless the client has stopped reading: past the bound (packets or
+        bytes waiting) nothing more is queued and the connection is dropped."""
+        if self.cut_off:
+            return
+        max_packets, max_bytes = self.server.send_queue_bounds
+        size = _packet_bytes(pkt)
+        if self.queue.qsize() >= max_packets or self.queued_bytes + size > max_bytes:
+            self.cut_off = True
+            self.server.start_background_task(self._cut_off_slow_reader)
+            return
+        self.queued_bytes += size
+        await super().send(pkt)
+
+    async def poll(self) -> list[eio_packet.Packet]:
+        # The writer (WebSocket) or the next GET (polling) comes back only once what it took
+        # before has been written: with nothing queued, everything sent so far is out.
+        self.writing = False
+        if self.queue.empty():
+            self._drained_event().set()
+        packets = await super().poll()
+        self.writing = bool(packets)
+        self.queued_bytes = max(0, self.queued_bytes - sum(map(_packet_bytes, packets)))
+        return packets
+
+    async def close(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().close(*args, **kwargs)
+        finally:
+            self._drained_event().set()  # nothing more will be written: stop waiting for it
+
+    async def drained(self) -> None:
+        """Return once every packet queued so far has been written out (or the socket closed)."""
+        event = self._drained_event()
+        while not self.closed and (self.writing or not self.queue.empty()):
+            event.clear()
+            await event.wait()
+
+    def _drained_event(self) -> asyncio.Event:
+        if self._drained is None:
+            self._drained = asyncio.Event()
+        return self._drained
+
+    async def handle_get_request(self, environ: dict) -> Any:
+        if environ.get("asgi.scope", {}).get("type") == "websocket":
+            self.abort_transport = self.server.connection_aborter(environ)
+        return await super().handle_get_request(environ)
+
+    async def _cut_off_slow_reader(self) -> None:
+        """Disconnect a client that stopped reading (as a transport error: its seat is held
+        for the reconnect grace), and drop its connection: its writer is stuck on a full
+        TCP buffer and would never see the end of the queue."""
+        log.warning("slow reader cut off", queued_packets=self.queue.qsize(),
+                    queued_bytes=self.queued_bytes)
+        try:
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+        finally:
+            if self.abort_transport is not None:
+                self.abort_transport()
+            while not self.queue.empty():  # free what it will never read
+                self.queue.get_nowait()
+                self.queue.task_done()
+            self.queued_bytes = 0
+            self.queue.put_nowait(None)  # ends the writer or the pending poll
+            self.server.sockets.pop(self.sid, None)
+
 
 class StrictServer(socketio.AsyncServer):
     """python-socketio's server with strict decoding, attachment caps and a namespace deadline."""
 
     def __init__(self, *args: Any, clock: Clock, max_attachments: int,
-                 max_attachment_bytes: int, namespace_timeout_s: float, **kwargs: Any) -> None:
+                 max_attachment_bytes: int, namespace_timeout_s: float,
+                 send_queue_max_packets: int, send_queue_max_bytes: int,
+                 connection_aborter: Callable[[dict], Callable[[], None] | None],
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Read by every StrictSocket (a socket knows only its Engine.IO server).
+        self.eio.send_queue_bounds = (send_queue_max_packets, send_queue_max_bytes)
+        self.eio.connection_aborter = connection_aborter
         self._clock = clock
         self.max_attachments = max_attachments
         self.max_attachment_bytes = max_attachment_bytes
@@ -94,7 +192,7 @@ class StrictServer(socketio.AsyncServer):
 
     def session_ids(self) -> set[str]:
         """The Engine.IO sessions open on this process."""
-        return set(self.eio.sockets)
+        return {sid for sid, socket in self.eio.sockets.items() if not socket.closed}
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict) -> Any:
         socket = self.eio.sockets.get(eio_sid)
@@ -128,13 +226,45 @@ class StrictServer(socketio.AsyncServer):
     async def close_session(self, eio_sid: str) -> None:
         """Close an Engine.IO session and its transport, whatever the client does.
 
-        Engine.IO's own close only sends CLOSE and waits for the client to hang up; a hostile
-        client never does. Ending the writer (None in its queue) closes the WebSocket too.
+        Not Engine.IO's own `disconnect()`: that waits until the client has taken the CLOSE
+        packet, forever if it never does. Here CLOSE is queued, and ending the writer (None in
+        its queue) closes a WebSocket after it; a polling client gets it on its next request
+        (the closed session is swept from the table by Engine.IO's service task).
         """
         socket = self.eio.sockets.get(eio_sid)
-        await self.eio.disconnect(eio_sid)
-        if socket is not None:
-            socket.queue.put_nowait(None)
+        if socket is None:
+            return
+        await socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
+        socket.queue.put_nowait(None)
+
+    async def close_session_when_drained(self, eio_sid: str) -> None:
+        """Close a session once what is queued for it has been written out: a WebSocket's
+        writer came back for more, a polling client came back with its next GET (or it
+        closed first). A client that does not come back within the ping timeout is closed
+        anyway."""
+        socket = self.eio.sockets.get(eio_sid)
+        if isinstance(socket, StrictSocket):
+            drained = asyncio.ensure_future(socket.drained())
+            deadline = asyncio.ensure_future(self._clock.sleep(self.namespace_timeout_s))
+            try:
+                await asyncio.wait({drained, deadline}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                drained.cancel()
+                deadline.cancel()
+        await self.close_session(eio_sid)
+
+    def table_sizes(self) -> dict[str, int]:
+        return {"engineio_sessions": len(self.session_ids()),
+                "namespace_deadlines": len(self._deadlines),
+                "pending_attachments": len(self._binary_packet),
+                "send_queue_packets": sum(s.queue.qsize() for s in self.eio.sockets.values())}
+
+    def send_queue_of(self, eio_sid: str) -> tuple[int, int] | None:
+        """(packets, bytes) waiting to be sent to a session, or None if it is not open here."""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None:
+            return None
+        return socket.queue.qsize(), getattr(socket, "queued_bytes", 0)
 
     def _namespaces_of(self, eio_sid: str) -> list[str]:
         return [ns for ns in self.manager.get_namespaces()
@@ -224,6 +354,19 @@ def self_test() -> None:
         problems.append("engineio.AsyncServer.sockets")
     if "self.queue" not in inspect.getsource(engineio.async_socket.AsyncSocket.poll):
         problems.append("engineio.AsyncSocket.queue (closing the writer)")
+    for name in ("send", "poll", "close", "handle_get_request"):
+        if not inspect.iscoroutinefunction(getattr(engineio.async_socket.AsyncSocket, name,
+                                                   None)):
+            problems.append(f"engineio.AsyncSocket.{name}")
+    # The WebSocket writer and the polling GET both take packets through poll(), and close()
+    # sends through send(): the queue bound and the drain rely on both.
+    writer = inspect.getsource(engineio.async_socket.AsyncSocket._websocket_handler)
+    if "self.poll()" not in writer or "self.queue.put(None)" not in writer:
+        problems.append("engineio.AsyncSocket._websocket_handler (writer through poll)")
+    if "self.poll()" not in inspect.getsource(engineio.async_socket.AsyncSocket.handle_get_request):
+        problems.append("engineio.AsyncSocket.handle_get_request (poll)")
+    if "start_background_task" not in dir(engineio.AsyncServer):
+        problems.append("engineio.AsyncServer.start_background_task")
     if hasattr(engineio.async_socket.AsyncSocket, "__slots__"):
         problems.append("engineio.AsyncSocket has slots (class swap)")
     pkt = socketio.packet.Packet(encoded_packet='51-["e",{"_placeholder":true,"num":0}]')

@@ -36,9 +36,6 @@ def room_id_of(namespace: str) -> str:
     return namespace[len(ROOM_PREFIX):]
 
 
-REFUSED_CLOSE_DELAY_S = 0.5
-
-
 class Gateway:
     def __init__(self, sio: socketio.AsyncServer, ctx: AppContext,
                  registry: ConnectionRegistry) -> None:
@@ -49,6 +46,7 @@ class Gateway:
         self.admitting: set[str] = set()
         # Engine.IO sessions refused at opening (per-IP limit): their namespaces get the reason.
         self.refused: dict[str, DomainError] = {}
+        self._closing: set[asyncio.Task] = set()   # refused sessions closing once drained
 
     async def session_opened(self, eio_sid: str, environ: dict) -> None:
         """A bare Engine.IO connection counts against its address's limit from the start."""
@@ -63,6 +61,10 @@ class Gateway:
             self.refused[eio_sid] = error
         finally:
             self.admitting.discard(eio_sid)
+
+    def table_sizes(self) -> dict[str, int]:
+        return {"sessions_admitting": len(self.admitting), "sessions_refused": len(self.refused),
+                "sessions_closing": len(self._closing)}
 
     async def session_closed(self, eio_sid: str) -> None:
         if self.refused.pop(eio_sid, None) is None:
@@ -98,11 +100,12 @@ class Gateway:
                                 namespace=namespace, ignore_queue=True)
             await self.sio.disconnect(sid, namespace=namespace)
             if eio_sid in self.refused:
-                # Nothing left for it to do here; closed once the refusal has gone out (closing
-                # at once can drop the queued `connection-rejected`, and the client retries).
-                asyncio.get_running_loop().call_later(
-                    REFUSED_CLOSE_DELAY_S,
-                    lambda: asyncio.ensure_future(self.sio.close_session(eio_sid)))
+                # Nothing left for it to do here; closed once the refusal has been written out
+                # (closing at once can drop the queued `connection-rejected`, and the client
+                # then retries instead of explaining).
+                task = asyncio.ensure_future(self.sio.close_session_when_drained(eio_sid))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
             return False
         finally:
             self.admitting.discard(eio_sid)

@@ -7,6 +7,10 @@ resubscribe wait doubles up to 60 s. Here every broadcast is appended to one cap
 that was cut off catches up on what it missed when it is back, in order, and nothing is
 delivered twice.
 
+Each node hands what it reads to its own sockets' send queues, which are bounded per socket
+and never wait (realtime/engineio_adapter.py): a client that stops reading on one node is cut
+off there and holds up neither this reader nor the other nodes.
+
 This is the one place that overrides python-socketio internals (`AsyncRedisManager._publish`,
 `_listen`, `_redis_connect` and the `redis` attribute, used by `AsyncPubSubManager._thread`):
 the version is pinned in pyproject.toml and `self_test()` runs at start-up.

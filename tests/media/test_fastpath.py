@@ -102,6 +102,49 @@ def test_compiled_sender_refuses_what_cannot_be_sent(compiled: None) -> None:
     assert sender.counts() == (1, 2)  # sent, failed (discarding while untargeted is not a failure)
 
 
+def test_batched_sends_leave_at_the_end_in_one_sendmmsg_per_socket(compiled: None) -> None:
+    """Between begin() and end() sends queue; end() sends them, byte for byte as unbatched sends
+    (2 x 150 packets: several batches, so a full batch flushes by itself), recv_batch reads them."""
+    from publicrooms.media import _fastpath
+
+    packets = [(_packet(n), 111 if n % 3 == 0 else -1) for n in range(150)]
+    twin = _session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    expected = [twin.protect(p if pt < 0 else p[:1] + bytes([(p[1] & 0x80) | pt]) + p[2:]) for p, pt in packets]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+        for sock in (out, a, b):
+            sock.bind(("127.0.0.1", 0))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        to_a = adapter.native_sender(_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+        to_b = adapter.native_sender(_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+        to_a.target(out.fileno(), *a.getsockname())
+        to_b.target(out.fileno(), *b.getsockname())
+        calls_before, sent_before = _fastpath.batch_stats()
+        _fastpath.begin()
+        try:
+            for packet, pt in packets:
+                assert to_a.send(packet, pt) is True and to_b.send(packet, pt) is True
+            assert to_a.send(b"\x80\x60", -1) is False  # not RTP: refused at once, not queued
+            # only full batches have left so far
+            assert _fastpath.batch_stats()[1] - sent_before == 300 // _fastpath.BATCH * _fastpath.BATCH
+        finally:
+            tail = _fastpath.end()
+        calls, sent = _fastpath.batch_stats()
+        assert sent - sent_before == 300 and tail == 300 % _fastpath.BATCH
+        assert calls - calls_before == -(-300 // _fastpath.BATCH)  # one sendmmsg per full batch
+        assert to_a.counts() == (150, 1) and to_b.counts() == (150, 0)
+        for sink in (a, b):
+            received: list[bytes] = []
+            while len(received) < 150:
+                batch = _fastpath.recv_batch(sink.fileno())
+                assert batch, f"only {len(received)} of 150 arrived"
+                assert {addr for _, addr in batch} == {out.getsockname()}
+                received += [data for data, _ in batch]
+            assert received == expected
+    assert _fastpath.end() == 0  # unbalanced end() is harmless
+
+
 def test_without_the_extension_the_worker_falls_back_to_python() -> None:
     """An install without a compiler: the adapter chooses the Python path and its self-test passes."""
     code = (

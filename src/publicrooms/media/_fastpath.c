@@ -1,5 +1,9 @@
 /* The SFU's per-packet work in compiled code: SRTP protect and send of one forwarded packet,
- * SRTP unprotect of one received packet.
+ * SRTP unprotect of one received packet, and the batching of both on a worker's shared socket:
+ * between begin() and end(), Sender.send() only protects into a slot of a module-wide batch and
+ * end() sends the batch with one sendmmsg per socket (a received packet's whole fan-out, or a
+ * whole burst of received packets, in one syscall); recv_batch() reads every waiting datagram
+ * of a socket with one recvmmsg.
  *
  * libsrtp is not linked here: the functions and session contexts are the ones pylibsrtp
  * (aiortc's SRTP binding) already loaded, handed over as addresses by aiortc_adapter.py, so
@@ -9,6 +13,7 @@
  * Built by `pip install -e .` (setuptools, see pyproject.toml); when it is missing, the
  * adapter falls back to the pure-Python path, which does the same through cffi.
  */
+#define _GNU_SOURCE /* sendmmsg, recvmmsg */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -20,6 +25,8 @@
 
 #define BUFFER_BYTES 1500 /* pylibsrtp's own buffer size, so both paths accept the same packets */
 #define MAX_TRAILER 144   /* SRTP_MAX_TRAILER_LEN */
+#define BATCH 64          /* datagrams per sendmmsg / recvmmsg */
+#define RECV_BYTES 2048
 
 typedef int (*srtp_fn)(void *ctx, void *data, int *length);
 
@@ -81,14 +88,80 @@ static void Sender_dealloc(Sender *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Copy into the session buffer, patch the payload type (pt >= 0), protect. Returns the length or -1. */
-static int protect_into(Sender *self, const unsigned char *data, Py_ssize_t size, int pt) {
+/* Copy into `out`, patch the payload type (pt >= 0), protect. Returns the length or -1. */
+static int protect_to(Sender *self, unsigned char *out, const unsigned char *data, Py_ssize_t size, int pt) {
     if (size < 12 || size > BUFFER_BYTES - MAX_TRAILER) return -1;
-    memcpy(self->buffer, data, (size_t)size);
-    if (pt >= 0) self->buffer[1] = (unsigned char)((self->buffer[1] & 0x80) | (pt & 0x7F));
+    memcpy(out, data, (size_t)size);
+    if (pt >= 0) out[1] = (unsigned char)((out[1] & 0x80) | (pt & 0x7F));
     int length = (int)size;
-    if (self->protect(self->ctx, self->buffer, &length) != 0) return -1;
+    if (self->protect(self->ctx, out, &length) != 0) return -1;
     return length;
+}
+
+static int protect_into(Sender *self, const unsigned char *data, Py_ssize_t size, int pt) {
+    return protect_to(self, self->buffer, data, size, pt);
+}
+
+/* --- the send batch (one per process: the worker's event loop is single-threaded) ----------- */
+
+static struct {
+    int depth;                       /* begin() nesting; > 0: Sender.send queues */
+    int count;                       /* queued datagrams */
+    int fds[BATCH];
+    Sender *owners[BATCH];           /* strong references until sent, for the counts */
+    struct sockaddr_storage addrs[BATCH];
+    struct iovec iov[BATCH];
+    struct mmsghdr msgs[BATCH];
+    unsigned char data[BATCH][BUFFER_BYTES];
+    unsigned long long calls;        /* sendmmsg calls */
+    unsigned long long packets;      /* datagrams sent through them */
+} batch;
+
+/* Send every queued datagram: one sendmmsg per run of datagrams for the same socket. */
+static void flush_batch(void) {
+    int i = 0;
+    while (i < batch.count) {
+        int fd = batch.fds[i];
+        int run = 1;
+        while (i + run < batch.count && batch.fds[i + run] == fd) run++;
+        int done = 0;
+        while (done < run) {
+            int n = sendmmsg(fd, &batch.msgs[i + done], (unsigned int)(run - done), MSG_DONTWAIT);
+            batch.calls++;
+            if (n <= 0) { /* the first datagram failed (full buffer, unreachable): skip it */
+                batch.owners[i + done]->failed++;
+                done++;
+                continue;
+            }
+            batch.packets += (unsigned long long)n;
+            for (int k = 0; k < n; k++) batch.owners[i + done + k]->sent++;
+            done += n;
+        }
+        i += run;
+    }
+    for (int k = 0; k < batch.count; k++) Py_DECREF(batch.owners[k]);
+    batch.count = 0;
+}
+
+/* Queue one protected datagram for `self`'s destination. Returns 0, or -1 when it cannot be protected. */
+static int queue_datagram(Sender *self, const unsigned char *data, Py_ssize_t size, int pt) {
+    if (batch.count == BATCH) flush_batch();
+    int slot = batch.count;
+    int length = protect_to(self, batch.data[slot], data, size, pt);
+    if (length < 0) return -1;
+    batch.fds[slot] = self->fd;
+    memcpy(&batch.addrs[slot], &self->addr, self->addr_length);
+    batch.iov[slot].iov_base = batch.data[slot];
+    batch.iov[slot].iov_len = (size_t)length;
+    memset(&batch.msgs[slot], 0, sizeof(batch.msgs[slot]));
+    batch.msgs[slot].msg_hdr.msg_name = &batch.addrs[slot];
+    batch.msgs[slot].msg_hdr.msg_namelen = self->addr_length;
+    batch.msgs[slot].msg_hdr.msg_iov = &batch.iov[slot];
+    batch.msgs[slot].msg_hdr.msg_iovlen = 1;
+    Py_INCREF(self);
+    batch.owners[slot] = self;
+    batch.count++;
+    return 0;
 }
 
 static PyObject *Sender_target(Sender *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -134,6 +207,13 @@ static PyObject *Sender_send(Sender *self, PyObject *const *args, Py_ssize_t nar
         if (pt == -1 && PyErr_Occurred()) return NULL;
     }
     if (self->fd < 0) Py_RETURN_FALSE;
+    if (batch.depth > 0) {
+        if (queue_datagram(self, (const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), pt) < 0) {
+            self->failed++;
+            Py_RETURN_FALSE;
+        }
+        Py_RETURN_TRUE; /* counted as sent or failed by end() */
+    }
     int length = protect_into(self, (const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), pt);
     if (length < 0) {
         self->failed++;
@@ -245,8 +325,91 @@ static PyTypeObject UnprotectorType = {
     .tp_call = (ternaryfunc)Unprotector_call,
 };
 
+/* --- module functions: batching ------------------------------------------------------------- */
+
+static PyObject *fp_begin(PyObject *module, PyObject *unused) {
+    batch.depth++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *fp_end(PyObject *module, PyObject *unused) {
+    if (batch.depth > 0) batch.depth--;
+    int queued = batch.count;
+    if (batch.depth == 0 && queued) flush_batch();
+    return PyLong_FromLong(batch.depth == 0 ? queued : 0);
+}
+
+static PyObject *fp_batch_stats(PyObject *module, PyObject *unused) {
+    return Py_BuildValue("KK", batch.calls, batch.packets);
+}
+
+static PyObject *address_tuple(const struct sockaddr_storage *addr) {
+    char text[INET6_ADDRSTRLEN];
+    int port;
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+        port = ntohs(v4->sin_port);
+    } else if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)addr;
+        inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+        port = ntohs(v6->sin6_port);
+    } else {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(si)", text, port);
+}
+
+static PyObject *fp_recv_batch(PyObject *module, PyObject *arg) {
+    /* recv_batch(fd) -> [(data, (host, port)), ...]: every datagram waiting (up to BATCH), one recvmmsg */
+    static unsigned char data[BATCH][RECV_BYTES];
+    static struct sockaddr_storage addrs[BATCH];
+    static struct iovec iov[BATCH];
+    static struct mmsghdr msgs[BATCH];
+    int fd = PyLong_AsLong(arg);
+    if (fd == -1 && PyErr_Occurred()) return NULL;
+    for (int k = 0; k < BATCH; k++) {
+        iov[k].iov_base = data[k];
+        iov[k].iov_len = RECV_BYTES;
+        memset(&msgs[k], 0, sizeof(msgs[k]));
+        msgs[k].msg_hdr.msg_name = &addrs[k];
+        msgs[k].msg_hdr.msg_namelen = sizeof(addrs[k]);
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNREFUSED) return PyList_New(0);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    PyObject *result = PyList_New(0);
+    if (result == NULL) return NULL;
+    for (int k = 0; k < n; k++) {
+        if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) continue; /* larger than any media datagram */
+        PyObject *addr = address_tuple(&addrs[k]);
+        if (addr == NULL) goto fail;
+        PyObject *item = Py_BuildValue("(y#N)", (const char *)data[k], (Py_ssize_t)msgs[k].msg_len, addr);
+        if (item == NULL) goto fail;
+        int appended = PyList_Append(result, item);
+        Py_DECREF(item);
+        if (appended < 0) goto fail;
+    }
+    return result;
+fail:
+    Py_DECREF(result);
+    return NULL;
+}
+
+static PyMethodDef fastpath_functions[] = {
+    {"begin", fp_begin, METH_NOARGS, "begin(): Sender.send queues until the matching end()"},
+    {"end", fp_end, METH_NOARGS, "end() -> int: leave a begin(); the outermost sends the queue (sendmmsg), returns how many"},
+    {"batch_stats", fp_batch_stats, METH_NOARGS, "(sendmmsg calls, datagrams sent through them)"},
+    {"recv_batch", fp_recv_batch, METH_O, "recv_batch(fd) -> [(data, (host, port))]: one recvmmsg, never blocks"},
+    {NULL},
+};
+
 static struct PyModuleDef fastpath_module = {
-    PyModuleDef_HEAD_INIT, "_fastpath", "SRTP protect+send and unprotect for the SFU's hot path.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_fastpath", "SRTP protect+send and unprotect for the SFU's hot path.", -1, fastpath_functions,
 };
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
@@ -261,5 +424,6 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
         return NULL;
     }
     PyModule_AddIntConstant(module, "BUFFER_BYTES", BUFFER_BYTES);
+    PyModule_AddIntConstant(module, "BATCH", BATCH);
     return module;
 }

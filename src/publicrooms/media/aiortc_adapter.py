@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import logging
 import random
 import socket
 from importlib.metadata import version
@@ -24,6 +25,7 @@ from typing import Any, Awaitable, Callable
 import aioice
 import aioice.candidate
 import aioice.ice
+import aioice.stun
 import aiortc
 import pylibsrtp
 from pylibsrtp._binding import ffi as _srtp_ffi
@@ -34,6 +36,8 @@ from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from .errors import AdapterMismatch
+
+logger = logging.getLogger(__name__)
 
 AIORTC_VERSION = "1.16.0"
 AIOICE_VERSION = "0.13.0"
@@ -51,6 +55,26 @@ class Network:
     announced_ip: str | None = None
     min_port: int = 0
     max_port: int = 0
+    muxes: tuple["UdpMux", ...] = ()  # one shared socket per bind address; empty: a socket per connection
+
+    async def shared(self, port: int) -> "Network":
+        """The same network with one UDP socket per bind address, shared by every connection.
+
+        `port` 0 takes a free port from min_port..max_port (any port when no range is set).
+        """
+        muxes = []
+        try:
+            for address in self.bind_ips:
+                muxes.append(await UdpMux.open(address, port, self.min_port, self.max_port))
+        except BaseException:
+            for mux in muxes:
+                mux.close()
+            raise
+        return dataclasses.replace(self, muxes=tuple(muxes))
+
+    def close(self) -> None:
+        for mux in self.muxes:
+            mux.close()
 
     @classmethod
     def loopback(cls) -> "Network":
@@ -146,8 +170,12 @@ def _gatherer(connection: aioice.Connection, network: Network) -> Callable[[], A
         connection._local_candidates_start = True
         loop = asyncio.get_running_loop()
         for component in sorted(connection._components):
-            for address in network.bind_ips:
-                transport, protocol = await _bind(loop, connection, address, network)
+            for index, address in enumerate(network.bind_ips):
+                if network.muxes:
+                    protocol = network.muxes[index].attach(connection)
+                    transport = protocol.transport
+                else:
+                    transport, protocol = await _bind(loop, connection, address, network)
                 sockname = transport.get_extra_info("sockname")
                 host = network.announced_ip or sockname[0]
                 protocol.local_candidate = aioice.Candidate(
@@ -187,6 +215,202 @@ async def _bind(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF_BYTES)
         return transport, protocol  # type: ignore[return-value]
     raise OSError(f"no free UDP port on {address} in {network.min_port}-{network.max_port}") from last_error
+
+
+# --- one UDP port per worker: every connection's ICE, DTLS and media on one socket ----------
+
+
+def _stun_username(data: bytes) -> str | None:
+    """The USERNAME of a STUN binding request, or None for anything else."""
+    if len(data) < 20 or data[0] != 0x00 or data[1] != 0x01:  # class request, method binding
+        return None
+    try:
+        message = aioice.stun.parse_message(data)
+    except ValueError:
+        return None
+    username = message.attributes.get("USERNAME")
+    return username if isinstance(username, str) else None
+
+
+class _MuxTransport(asyncio.DatagramTransport):
+    """What one connection's StunProtocol sees as its transport: the worker's shared socket.
+
+    Sending to an address claims it for this connection, so the answers to our own checks
+    (which carry no USERNAME) come back to it.
+    """
+
+    def __init__(self, mux: "UdpMux", protocol: aioice.ice.StunProtocol) -> None:
+        super().__init__()
+        self._mux = mux
+        self._protocol = protocol
+        self._closing = False
+
+    def sendto(self, data: bytes, addr: Any = None) -> None:  # type: ignore[override]
+        if self._closing:
+            return
+        self._mux.claim(addr, self._protocol)
+        self._mux.sendto(data, addr)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "socket":
+            return self._mux.sock
+        if name == "sockname":
+            return self._mux.sockname
+        return default
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._mux.detach(self._protocol)
+        asyncio.get_running_loop().call_soon(self._protocol.connection_lost, None)
+
+    def abort(self) -> None:
+        self.close()
+
+
+class UdpMux:
+    """One UDP socket shared by all of a worker's connections (ICE-lite style port muxing).
+
+    A datagram goes to the connection that owns its remote address; a STUN binding request
+    (which every ICE agent sends first, and again for consent every few seconds) goes to the
+    connection whose local ufrag opens its USERNAME, which owns the address from then on unless
+    another connection already does (a forged request cannot take a live address). That is how
+    mediasoup's WebRtcServer and LiveKit's UDP mux demultiplex one port. Every waiting datagram
+    is read in one go (recvmmsg in the compiled path), and the media sent while handling them
+    leaves in one sendmmsg per socket.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sockname = sock.getsockname()
+        self._fd = sock.fileno()
+        self._by_ufrag: dict[str, aioice.ice.StunProtocol] = {}
+        self._by_addr: dict[tuple[Any, ...], aioice.ice.StunProtocol] = {}
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._fd, self._readable)
+        self.datagrams = 0
+        self.dropped = 0
+        self._logged = False
+
+    @classmethod
+    async def open(cls, address: str, port: int, min_port: int = 0, max_port: int = 0) -> "UdpMux":
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        ports = [port]
+        if not port and min_port:
+            ports = list(range(min_port, max_port + 1))
+            random.shuffle(ports)
+        last_error: OSError | None = None
+        for candidate in ports:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                sock.bind((address, candidate))
+            except OSError as exc:
+                sock.close()
+                last_error = exc
+                continue
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF_BYTES * 4)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RCVBUF_BYTES * 4)
+            return cls(sock)
+        where = port or (f"{min_port}-{max_port}" if min_port else "any")
+        raise OSError(f"cannot bind the media UDP port on {address} ({where}): {last_error}") from last_error
+
+    @property
+    def port(self) -> int:
+        return int(self.sockname[1])
+
+    def connections(self) -> int:
+        """Connections attached (for leak checks)."""
+        return len(self._by_ufrag)
+
+    def attach(self, connection: aioice.Connection) -> aioice.ice.StunProtocol:
+        """A StunProtocol for `connection` whose transport is this socket."""
+        ufrag = connection.local_username
+        if ufrag in self._by_ufrag:
+            raise OSError("ICE username fragment already in use on this worker's port")
+        protocol = aioice.ice.StunProtocol(connection)
+        protocol.connection_made(_MuxTransport(self, protocol))
+        self._by_ufrag[ufrag] = protocol
+        return protocol
+
+    def detach(self, protocol: aioice.ice.StunProtocol) -> None:
+        for ufrag in [u for u, p in self._by_ufrag.items() if p is protocol]:
+            del self._by_ufrag[ufrag]
+        for addr in [a for a, p in self._by_addr.items() if p is protocol]:
+            del self._by_addr[addr]
+
+    def claim(self, addr: Any, protocol: aioice.ice.StunProtocol) -> None:
+        key = (addr[0], addr[1])
+        if key not in self._by_addr:
+            self._by_addr[key] = protocol
+
+    def sendto(self, data: bytes, addr: Any) -> None:
+        try:
+            self.sock.sendto(data, (addr[0], addr[1]))
+        except OSError:  # full buffer or unreachable: UDP, the sender's timers retry what matters
+            self.dropped += 1
+
+    def _readable(self) -> None:
+        if _native_enabled:
+            batch = _native_module.recv_batch(self._fd)
+            _native_module.begin()
+            try:
+                self._dispatch(batch)
+            finally:
+                _native_module.end()
+        else:
+            self._dispatch(self._recv_python())
+
+    def _recv_python(self) -> list[tuple[bytes, Any]]:
+        batch = []
+        for _ in range(64):
+            try:
+                batch.append(self.sock.recvfrom(2048))
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:  # an ICMP error reported on the socket: nothing to read for it
+                break
+        return batch
+
+    def _dispatch(self, batch: list[tuple[bytes, Any]]) -> None:
+        by_addr = self._by_addr
+        self.datagrams += len(batch)
+        for data, key in batch:
+            if len(key) != 2:  # IPv6 (host, port, flowinfo, scope): aioice uses (host, port)
+                key = (key[0], key[1])
+            protocol = by_addr.get(key)
+            if data and data[0] == 0:
+                username = _stun_username(data)
+                if username is not None:
+                    # answered by the connection it names (aioice checks its integrity); the
+                    # address is that connection's unless another one already owns it
+                    owner = self._by_ufrag.get(username.partition(":")[0])
+                    if owner is not None:
+                        if protocol is None:
+                            by_addr[key] = owner
+                        protocol = owner
+            if protocol is None:
+                self.dropped += 1
+                continue
+            try:
+                protocol.datagram_received(data, key)
+            except Exception:  # one connection's bad datagram must not stop the others
+                self.dropped += 1
+                if not self._logged:
+                    self._logged = True
+                    logger.exception("media datagram from %s failed (logged once per port)", key)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            self._fd = -1
+        for protocol in list(self._by_ufrag.values()):
+            protocol.transport.close()
+        self.sock.close()
 
 
 def transport_of(pc: RTCPeerConnection) -> RTCDtlsTransport | None:
@@ -478,6 +702,11 @@ def native_in_use() -> bool:
     return _native_enabled
 
 
+def batch_stats() -> tuple[int, int]:
+    """(sendmmsg calls, datagrams they sent) in this process; (0, 0) on the Python path."""
+    return _native_module.batch_stats() if _native_enabled else (0, 0)  # type: ignore[no-any-return]
+
+
 def _address(cdata: Any) -> int:
     return int(_srtp_ffi.cast("uintptr_t", cdata))
 
@@ -632,6 +861,24 @@ def _native_self_test(packet: bytes) -> None:
     expected = marked[:1] + bytes([0x80 | 100]) + marked[2:]
     _require(plain == expected, "compiled send: payload type patch, SRTP round trip")
     _require(unprotect(received) is None, "compiled unprotect refuses a replay")
+    # batched: queued between begin() and end(), sent by end() with one sendmmsg
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        out.bind(("127.0.0.1", 0))
+        sink.bind(("127.0.0.1", 0))
+        sink.setblocking(False)
+        sender.target(out.fileno(), "127.0.0.1", sink.getsockname()[1])
+        calls = _native_module.batch_stats()[0]
+        _native_module.begin()
+        try:
+            _require(sender.send(packet) is True and sender.send(packet) is True, "compiled batched send")
+            _require(_native_module.recv_batch(sink.fileno()) == [], "compiled batch waits for end()")
+        finally:
+            sent = _native_module.end()
+        _require(sent == 2 and _native_module.batch_stats()[0] == calls + 1, "compiled sendmmsg batch")
+        received_batch = _native_module.recv_batch(sink.fileno())
+        _require([len(data) for data, _ in received_batch] == [len(received)] * 2
+                 and received_batch[0][1] == out.getsockname(), "compiled recvmmsg batch")
     sender.target(-1)
     _require(sender.send(packet) is False, "compiled send after target(-1)")
 
@@ -709,4 +956,40 @@ async def _self_test() -> None:
         _require(len(candidates) == 1 and candidates[0].host == "127.0.0.1", "loopback gathering")
     finally:
         await pc.close()
+    await _mux_self_test()
+
+
+async def _mux_self_test() -> None:
+    """ICE, then data, between a connection on a shared port and a plain one, over loopback."""
+    _require(_params(aioice.Connection.add_remote_candidate) == ["self", "remote_candidate"],
+             "aioice.Connection.add_remote_candidate(candidate)")
+    _require(_params(aioice.ice.StunProtocol.datagram_received) == ["self", "data", "addr"],
+             "StunProtocol.datagram_received(data, addr)")
+    mux = await UdpMux.open("127.0.0.1", 0)
+    shared = dataclasses.replace(Network.loopback(), muxes=(mux,))
+    server = aioice.Connection(ice_controlling=False)
+    client = aioice.Connection(ice_controlling=True)
+    try:
+        server.gather_candidates = _gatherer(server, shared)  # type: ignore[method-assign]
+        client.gather_candidates = _gatherer(client, Network.loopback())  # type: ignore[method-assign]
+        await server.gather_candidates()
+        await client.gather_candidates()
+        _require([c.port for c in server.local_candidates] == [mux.port], "shared-port candidate")
+        _require(mux.connections() == 1, "shared-port attach")
+        for near, far in ((server, client), (client, server)):
+            near.remote_username, near.remote_password = far.local_username, far.local_password
+            for candidate in far.local_candidates:
+                await near.add_remote_candidate(candidate)
+            await near.add_remote_candidate(None)
+        await asyncio.wait_for(asyncio.gather(server.connect(), client.connect()), 5.0)
+        await client.send(b"\x80publicrooms")
+        _require(await asyncio.wait_for(server.recv(), 2.0) == b"\x80publicrooms", "shared-port data in")
+        await server.send(b"\x80back")
+        _require(await asyncio.wait_for(client.recv(), 2.0) == b"\x80back", "shared-port data out")
+    finally:
+        await server.close()
+        await client.close()
+        connections = mux.connections()
+        mux.close()
+    _require(connections == 0, "shared-port detach on close")
 

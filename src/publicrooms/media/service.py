@@ -192,7 +192,8 @@ class MediaService:
                 continue
         totals = {
             key: sum(w[key] for w in workers)
-            for key in ("peerConnections", "udpSockets", "upTracks", "downTracks", "tasks", "cpuSeconds", "cpuUserSeconds")
+            for key in ("peerConnections", "udpSockets", "muxConnections", "upTracks", "downTracks", "tasks",
+                        "cpuSeconds", "cpuUserSeconds")
         }
         totals["packetsForwarded"] = sum(w["counters"]["forwarded"] for w in workers)
         totals["retransmits"] = sum(w["counters"]["retransmits"] for w in workers)

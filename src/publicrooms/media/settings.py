@@ -46,6 +46,16 @@ class MediaSettings(BaseModel):
     )
     rtc_min_port: int = Field(default=0, ge=0, le=65535, description="0 = any ephemeral port")
     rtc_max_port: int = Field(default=0, ge=0, le=65535)
+    udp_mux: bool = Field(
+        default=True,
+        description="each worker takes one UDP port per listen address, shared by all its connections "
+        "(demultiplexed by ICE username, then remote address); false = a port per connection",
+    )
+    udp_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="with udp_mux: worker k listens on udp_port + k; 0 = a free port from "
+        "rtc_min_port..rtc_max_port (any free port when no range is set)",
+    )
 
     # --- media policy --------------------------------------------------------------
     max_bitrate_bps: int = Field(
@@ -95,7 +105,13 @@ class MediaSettings(BaseModel):
             raise ValueError("rtc_min_port and rtc_max_port must be set together")
         if self.rtc_min_port > self.rtc_max_port:
             raise ValueError("rtc_min_port must not exceed rtc_max_port")
+        if self.udp_port and self.udp_port + self.worker_count() - 1 > 65535:
+            raise ValueError("udp_port + workers - 1 must not exceed 65535")
         return self
+
+    def worker_udp_port(self, index: int) -> int:
+        """The shared UDP port of worker `index` (0: chosen at start)."""
+        return self.udp_port + index if self.udp_port else 0
 
     def worker_count(self) -> int:
         """How many media worker processes to run."""

@@ -43,6 +43,14 @@ class Worker:
         self._ticker: asyncio.Task[None] | None = None
         self.service_tasks: set[asyncio.Task[Any]] = set()  # the process's own plumbing
 
+    async def open_network(self, index: int) -> None:
+        """Bind the worker's shared UDP port(s) (settings.udp_mux); raises OSError when it cannot."""
+        if self._settings.udp_mux:
+            self._network = await self._network.shared(self._settings.worker_udp_port(index))
+
+    def udp_ports(self) -> list[int]:
+        return [mux.port for mux in self._network.muxes]
+
     def start(self) -> None:
         self._ticker = asyncio.ensure_future(self._tick_loop())
 
@@ -129,6 +137,9 @@ class Worker:
             "cpuSeconds": times.user + times.system,
             "cpuUserSeconds": times.user,
             "nativeFastpath": adapter.native_in_use(),
+            "udpPorts": self.udp_ports(),
+            "muxConnections": sum(mux.connections() for mux in self._network.muxes),
+            "sendBatches": list(adapter.batch_stats()),
             "counters": self.counters.as_dict(),
         }
 
@@ -146,6 +157,7 @@ class Worker:
             self._ticker.cancel()
         for room_id in list(self._rooms):
             await self.op_close_room(room_id)
+        self._network.close()
 
 
 # --- process entry point -------------------------------------------------------------------
@@ -161,14 +173,14 @@ def run(conn: Connection, settings_json: str, index: int, log_format: LogFormat)
     _stop_on_term_unless_parent_does(settings.worker_ping_timeout_s)
     run_loop = _loop_runner(settings.event_loop)
     if not settings.profile_dir:
-        run_loop(_serve(conn, settings))
+        run_loop(_serve(conn, settings, index))
         return
     import cProfile
 
     profiler = cProfile.Profile()
     profiler.enable()
     try:
-        run_loop(_serve(conn, settings))
+        run_loop(_serve(conn, settings, index))
     finally:
         profiler.disable()
         profiler.dump_stats(os.path.join(settings.profile_dir, f"worker-{index}-{os.getpid()}.prof"))
@@ -199,7 +211,7 @@ def _loop_runner(name: str) -> Callable[[Any], None]:
     return asyncio.run
 
 
-async def _serve(conn: Connection, settings: MediaSettings) -> None:
+async def _serve(conn: Connection, settings: MediaSettings, index: int = 0) -> None:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     tasks: set[asyncio.Task[None]] = set()
@@ -222,8 +234,14 @@ async def _serve(conn: Connection, settings: MediaSettings) -> None:
         send(protocol.fatal(f"{type(exc).__name__}: {exc}"))
         return
     worker = Worker(settings, send_event)
-    logger.info("media worker ready (pid %d, %s path, %s loop)", os.getpid(),
-                "compiled" if adapter.native_in_use() else "Python", type(loop).__module__.split(".")[0])
+    try:
+        await worker.open_network(index)
+    except OSError as exc:
+        send(protocol.fatal(f"media UDP port: {exc}"))
+        return
+    logger.info("media worker ready (pid %d, %s path, %s loop, UDP %s)", os.getpid(),
+                "compiled" if adapter.native_in_use() else "Python", type(loop).__module__.split(".")[0],
+                worker.udp_ports() or "port per connection")
     worker.service_tasks.add(asyncio.current_task())  # type: ignore[arg-type]
     worker.start()
     # everything allocated so far lives as long as the process: out of the collector's sight,

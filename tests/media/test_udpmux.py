@@ -1,0 +1,110 @@
+"""One UDP port per worker: every connection's ICE, DTLS and media on the worker's shared socket."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import pytest
+
+from publicrooms.media.errors import MediaError
+from publicrooms.media.service import MediaService
+
+from .conftest import assert_fastpath, assert_released, join, media_settings
+from .mediaclient import EventRouter, poll
+
+pytestmark = pytest.mark.media
+
+
+def candidate_ports(sdp: str) -> set[int]:
+    return {int(m.group(1)) for m in re.finditer(r"a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", sdp)}
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_every_connection_shares_the_workers_port(service, router, fastpath):
+    alice = join(service, router, "room-mux", "alice")
+    viewers = [join(service, router, "room-mux", f"viewer-{i}") for i in range(3)]
+    await alice.publish(tone_hz=440.0)
+    for viewer in viewers:
+        await viewer.subscribe()
+    for viewer in viewers:
+        await poll(lambda: viewer.video.get("alice") and viewer.video["alice"].count >= 10,
+                   20, lambda: f"{viewer.id} got {viewer.video.get('alice')} video frames")
+
+    stats = await service.stats()
+    (worker,) = stats["workers"]
+    (port,) = worker["udpPorts"]
+    sdps = [alice.publish_pc.remoteDescription.sdp] + [v.subscribe_pc.remoteDescription.sdp for v in viewers]
+    assert [candidate_ports(sdp) for sdp in sdps] == [{port}] * 4
+    assert stats["muxConnections"] == 4 and stats["peerConnections"] == 4
+    calls, sent = worker["sendBatches"]
+    if fastpath == "compiled":
+        # each received packet's fan-out to three subscribers leaves in one sendmmsg
+        assert calls > 0 and sent / calls >= 2.5, (calls, sent)
+    else:
+        assert (calls, sent) == (0, 0)
+
+    for participant in [alice, *viewers]:
+        await participant.close()
+    await assert_released(service)
+
+
+async def test_stray_datagrams_on_the_shared_port_are_dropped(service, router):
+    alice = join(service, router, "room-stray", "alice")
+    bob = join(service, router, "room-stray", "bob")
+    await alice.publish(tone_hz=440.0)
+    await bob.subscribe()
+    await poll(lambda: bob.video.get("alice") and bob.video["alice"].count >= 5, 20, "no video before")
+    port = (await service.stats())["workers"][0]["udpPorts"][0]
+    stun_unknown_ufrag = (bytes([0, 1, 0, 12, 0x21, 0x12, 0xA4, 0x42]) + bytes(12)
+                          + bytes([0, 6, 0, 8]) + b"nobody:x")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.bind(("127.0.0.1", 0))
+        for data in (b"", b"\x00", b"\x80" * 40, b"\x16" * 30, stun_unknown_ufrag, bytes(1400)):
+            stranger.sendto(data, ("127.0.0.1", port))
+    before = bob.video["alice"].count
+    await poll(lambda: bob.video["alice"].count >= before + 10, 20, "video stopped after stray datagrams")
+    for participant in (alice, bob):
+        await participant.close()
+    await assert_released(service)
+
+
+async def test_fixed_port_and_a_taken_one():
+    port = free_udp_port()
+    service = MediaService(media_settings(udp_port=port), on_event=EventRouter())
+    await service.start()
+    try:
+        await assert_fastpath(service)
+        assert [w["udpPorts"] for w in (await service.stats())["workers"]] == [[port]]
+        taken = MediaService(media_settings(udp_port=port), on_event=EventRouter())
+        with pytest.raises(MediaError, match=f"media UDP port: .*127.0.0.1 \\({port}\\)"):
+            await taken.start()
+    finally:
+        await service.stop()
+
+
+async def test_a_port_per_connection_when_muxing_is_off():
+    router = EventRouter()
+    service = MediaService(media_settings(udp_mux=False), on_event=router)
+    await service.start()
+    try:
+        alice = join(service, router, "room-own", "alice")
+        bob = join(service, router, "room-own", "bob")
+        await alice.publish(tone_hz=440.0)
+        await bob.subscribe()
+        await poll(lambda: bob.video.get("alice") and bob.video["alice"].count >= 10, 20, "no video")
+        stats = await service.stats()
+        assert stats["workers"][0]["udpPorts"] == [] and stats["udpSockets"] == 2
+        ports = candidate_ports(alice.publish_pc.remoteDescription.sdp) | candidate_ports(
+            bob.subscribe_pc.remoteDescription.sdp)
+        assert len(ports) == 2
+        for participant in (alice, bob):
+            await participant.close()
+        await assert_released(service)
+    finally:
+        await service.stop()

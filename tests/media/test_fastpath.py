@@ -157,3 +157,20 @@ def test_without_the_extension_the_worker_falls_back_to_python() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "fallback ok"
+
+
+def test_an_out_of_date_extension_is_not_used() -> None:
+    """An extension built from an older _fastpath.c (no batching) gives the Python path, not a crash."""
+    code = (
+        "import sys, types, asyncio\n"
+        "stale = types.ModuleType('publicrooms.media._fastpath')\n"
+        "stale.Sender = stale.Unprotector = object\n"
+        "sys.modules['publicrooms.media._fastpath'] = stale\n"
+        "from publicrooms.media import aiortc_adapter as a\n"
+        "assert a.use_native(True) is False and a.batch_stats() == (0, 0)\n"
+        "asyncio.run(a.self_test()); print('fallback ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "fallback ok"
+    assert "out of date" in result.stderr

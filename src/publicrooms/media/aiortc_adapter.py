@@ -687,6 +687,12 @@ try:
     from . import _fastpath as _native_module
 except ImportError:  # not built (no compiler at install time): the Python path does the same
     _native_module = None  # type: ignore[assignment]
+_NATIVE_API = ("Sender", "Unprotector", "begin", "end", "recv_batch", "batch_stats")
+if _native_module is not None and not all(hasattr(_native_module, name) for name in _NATIVE_API):
+    # built from an older _fastpath.c (a checkout updated without `pip install -e .` again)
+    logging.getLogger(__name__).warning("publicrooms.media._fastpath is out of date (rebuild it with "
+                                        "`pip install -e .`); using the Python path")
+    _native_module = None  # type: ignore[assignment]
 
 _native_enabled = _native_module is not None
 

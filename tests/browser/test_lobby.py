@@ -80,6 +80,7 @@ def test_lobby_says_a_join_queues_when_the_system_is_full(site_factory) -> None:
     expect(notice).to_contain_text("All study rooms are at capacity right now (2 of 2 seats taken).")
     expect(notice).to_contain_text("Joining a room puts you in the queue: Nobody is waiting yet.")
     expect(page.locator('.room-card[data-room-id="quiet-library"] .room-join')).to_be_enabled()
+    expect(page.locator(".lobby-summary")).to_have_text("2 people studying")  # no "free seats"
 
     # Someone else tries to join: they wait, and the lobby counts them, live.
     lin = site.person("Lin")
@@ -95,5 +96,5 @@ def test_lobby_says_a_join_queues_when_the_system_is_full(site_factory) -> None:
     # Another seat frees: the notice goes.
     grace.page.locator(".control-leave").click()
     expect(notice).to_be_hidden()
-    expect(page.locator(".lobby-summary")).to_contain_text("1 person studying")
+    expect(page.locator(".lobby-summary")).to_have_text("1 person studying · 10 of 10 rooms have free seats")
     assert_clean(watcher, ada, grace, lin)

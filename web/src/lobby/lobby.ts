@@ -178,7 +178,9 @@ export class LobbyView {
     }
     const people = rooms.reduce((n, r) => n + r.currentOccupancy, 0);
     const open = rooms.filter((r) => !r.isFull).length;
-    this.summaryEl.textContent = this.directory.loadError || `${people} ${people === 1 ? "person" : "people"} studying · ${open} of ${rooms.length} rooms have free seats`;
+    // When the whole system is full, rooms with free seats would mislead: the notice below says why.
+    const seats = this.directory.system?.isFull ? "" : ` · ${open} of ${rooms.length} rooms have free seats`;
+    this.summaryEl.textContent = this.directory.loadError || `${people} ${people === 1 ? "person" : "people"} studying${seats}`;
 
     this.renderSystem();
 

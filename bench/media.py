@@ -970,9 +970,10 @@ Where the time goes (cProfile of the worker with `PROFILE=1`, and `hot_path()`):
   10 streams and receives ~16 000 packets/s in Python), not the server.
 * Target ≤ 15 µs per forwarded packet: met by the forwarding path itself (9–10 µs with the
   syscall from 6 subscribers up, 3–3.5 µs without it); not met end to end on this machine at
-  small fan-out. Next steps, by payoff: one UDP socket per worker shared by all connections
-  (ICE-lite port muxing, as mediasoup's WebRtcServer) so each packet's fan-out becomes one
-  `sendmmsg`; `recvmmsg` batching on the publisher side; the fan-out loop in a C extension.
+  small fan-out. Since then the per-packet protect+send is compiled, each worker has one UDP
+  port shared by all its connections, and a packet's fan-out leaves in one `sendmmsg` (see
+  "Media against mediasoup" below for the side-by-side figures); what remains above
+  mediasoup is interpreter time per received packet and per down track.
 """
 
 

@@ -42,12 +42,14 @@ from publicrooms.services.media_routing import RoutedMedia
 from publicrooms.services.moderation import BanList, ModerationService, ban_error
 from publicrooms.services.rooms import RoomService
 from publicrooms.services.scheduler import Scheduler
+from publicrooms.services.timer import TimerService, timer_configs
 from publicrooms.services.users import UserService
 from publicrooms.settings import Settings
 from publicrooms.state import AbusePolicy, ConnectionPolicy, build_state
 from publicrooms.store.database import create_engine, migrate
 from publicrooms.store.moderation import ModerationStore
 from publicrooms.store.sql import RoomRecord, SqlStore
+from publicrooms.store.timers import TimerRecords
 from publicrooms.web import BodySizeLimit, SecurityHeaders, mount_page
 
 log = structlog.get_logger("publicrooms")
@@ -110,13 +112,18 @@ class PublicRooms:
         self.routed_media = None if self.media is None else RoutedMedia(
             local=self.media, placement=state.placement, rpc=state.rpc,
             node_id=state.node.node_id)
+        self.timers = TimerService(
+            store=state.timers, records=TimerRecords(sql.engine), broadcaster=self.broadcaster,
+            clock=clock, configs=timer_configs(settings.rooms))
         room_service = RoomService(
             sql=sql, seats=state.seats, holds=state.holds, locks=state.locks,
             sessions=state.sessions, broadcaster=self.broadcaster, clock=clock, rooms=rooms,
             system_capacity=settings.system_capacity, history_length=settings.history_length,
             message_max=settings.message_max, media=self.routed_media,
             admission_hold_s=cleanup.rest_seat_hold_s, rest_hold_s=cleanup.rest_seat_hold_s,
-            reconnect_grace_s=cleanup.reconnect_grace_s)
+            reconnect_grace_s=cleanup.reconnect_grace_s, timers=self.timers,
+            status_max=settings.status_max)
+        self.timers.on_change = room_service.announce_room
         self.ctx = AppContext(
             settings=settings,
             clock=clock,
@@ -177,6 +184,9 @@ class PublicRooms:
         scheduler.add("seat-holds", min(1.0, max(0.05, cleanup.reconnect_grace_s / 4)),
                       ctx.rooms.release_expired_holds)
         scheduler.add("tables", cleanup.table_sweep_interval_s, tables.run)
+        # One node per period ends the due phases, so each phase change is told once.
+        scheduler.add("timer-phases", self.settings.timer_check_interval_s,
+                      self.timers.end_phases)
         return scheduler
 
     def _build_cluster_jobs(self) -> Scheduler:
@@ -260,6 +270,7 @@ class PublicRooms:
             # other nodes' too: start-up never deletes it.
             await self.ctx.sql.clear_participants()
         await self.state.start()
+        await self.timers.start_up()
         if self.routed_media is not None:
             await self.routed_media.start()
         await self.moderation.bans.refresh()

@@ -122,6 +122,18 @@ class AdminLimitExceeded(DomainError):
     code, status, default_message = "ADMIN_LIMIT_EXCEEDED", 429, "Too many operator calls."
 
 
+class TimerLimitExceeded(DomainError):
+    """Too many timer starts, pauses and skips from this person."""
+
+    code, status, default_message = "TIMER_LIMIT_EXCEEDED", 429, "Too many timer changes; wait a moment."
+
+
+class StatusLimitExceeded(DomainError):
+    """Too many status changes from this person."""
+
+    code, status, default_message = "STATUS_LIMIT_EXCEEDED", 429, "Too many status changes; wait a moment."
+
+
 class NotInRoom(DomainError):
     """The action needs a seat in this room first."""
 

@@ -12,16 +12,27 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from publicrooms.media.settings import MediaSettings
 
 
+class RoomTimerConfig(BaseModel):
+    """A room's shared focus timer: phase lengths in minutes, and whether it runs from start-up."""
+
+    focus_min: PositiveFloat = 25
+    break_min: PositiveFloat = 5
+    long_break_min: PositiveFloat = 15
+    long_break_after: PositiveInt = 4   # focus rounds before a long break
+    starts_on: bool = False             # running from the first start-up, with nobody there
+
+
 class RoomConfig(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     name: str = Field(min_length=1, max_length=80)
     capacity: int = Field(default=10, ge=1, le=10_000)
+    timer: RoomTimerConfig = Field(default_factory=RoomTimerConfig)
 
 
 DEFAULT_ROOMS = [
     RoomConfig(id="quiet-library", name="Quiet Library"),
     RoomConfig(id="deep-focus", name="Deep Focus"),
-    RoomConfig(id="pomodoro", name="Pomodoro Sprints"),
+    RoomConfig(id="pomodoro", name="Pomodoro Sprints", timer=RoomTimerConfig(starts_on=True)),
     RoomConfig(id="math-and-physics", name="Math & Physics"),
     RoomConfig(id="coding-corner", name="Coding Corner"),
     RoomConfig(id="languages", name="Language Learning"),
@@ -56,6 +67,10 @@ class LimitSettings(BaseModel):
     report_block_s: PositiveFloat = 600
     admin_per_minute: PositiveInt = 120   # operator API calls per IP key
     admin_block_s: PositiveFloat = 60
+    timer_actions_per_minute: PositiveInt = 10  # start/pause/skip per user
+    timer_block_s: PositiveFloat = 30
+    status_per_minute: PositiveInt = 10   # "working on…" changes per user
+    status_block_s: PositiveFloat = 30
 
 
 class CleanupSettings(BaseModel):
@@ -107,6 +122,10 @@ class Settings(BaseSettings):
     display_name_max: PositiveInt = 50
     message_max: PositiveInt = 1000
     report_text_max: PositiveInt = 500
+    status_max: PositiveInt = 80  # "working on…" status
+    timer_check_interval_s: float = Field(
+        default=1.0, gt=0, description="how often one node ends the room timers' phases that are "
+                                       "due (and tells the rooms)")
 
     admin_token: str | None = Field(
         default=None, min_length=16,

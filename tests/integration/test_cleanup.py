@@ -311,6 +311,7 @@ async def lasting_keys(settings) -> bool:  # noqa: ANN001
                 lasting.append(key.removeprefix(prefix))
     finally:
         await client.aclose()
-    fixed = {"queue:seq", "nodes", "socketio"}   # a counter, the node set, the capped fan-out stream
+    # A counter, the node set, the capped fan-out stream, one timer per room.
+    fixed = {"queue:seq", "nodes", "socketio", "timers"}
     assert set(lasting) <= fixed, sorted(set(lasting) - fixed)[:20]
     return True

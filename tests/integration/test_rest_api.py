@@ -7,13 +7,20 @@ import asyncio
 from tests.support.clients import new_ip
 
 
+
+def original(room: dict) -> dict:
+    """The fields of the original interface (the lobby card adds cameras and the timer)."""
+    return {key: room[key] for key in ("id", "name", "currentOccupancy", "capacity", "isFull")}
+
 async def test_lobby_lists_the_default_rooms(backend_server, http) -> None:
     client = http(backend_server.url)
     response = await client.get("/api/public/rooms")
     assert response.status_code == 200
     rooms = response.json()
     assert len(rooms) == 10
-    assert set(rooms[0]) == {"id", "name", "currentOccupancy", "capacity", "isFull"}
+    # The original fields, and (extra, as the protocol allows) the lobby card's cameras and timer.
+    assert set(rooms[0]) == {"id", "name", "currentOccupancy", "capacity", "isFull", "camerasOn",
+                             "timer"}
     assert all(r["currentOccupancy"] == 0 and not r["isFull"] for r in rooms)
 
 
@@ -37,12 +44,14 @@ async def test_join_leave_and_history(backend_server, http) -> None:
     assert joined.status_code == 200, joined.text
     body = joined.json()
     assert body["success"] is True
-    assert body["room"] == {"id": "deep-focus", "name": "Deep Focus", "currentOccupancy": 1,
-                            "capacity": 10, "isFull": False}
+    assert original(body["room"]) == {"id": "deep-focus", "name": "Deep Focus",
+                                      "currentOccupancy": 1, "capacity": 10, "isFull": False}
+    assert body["room"]["camerasOn"] == 0 and body["timer"]["status"] == "stopped"
     assert [p["displayName"] for p in body["participants"]] == ["Ana"]
     participant = body["participants"][0]
     assert set(participant) == {"userId", "displayName", "isVideoEnabled", "isAudioEnabled",
-                                "joinedAt"}
+                                "joinedAt", "status"}
+    assert participant["status"] is None
     assert body["recentMessages"] == []
 
     detail = (await ana.get("/api/public/rooms/deep-focus")).json()
@@ -75,8 +84,8 @@ async def test_room_full(server_factory, http) -> None:
     assert [r.status_code for r in results] == [200, 200, 409]
     assert results[2].json()["error"]["code"] == "ROOM_FULL"
     rooms = (await http(server.url).get("/api/public/rooms")).json()
-    assert rooms == [{"id": "tiny", "name": "Tiny", "currentOccupancy": 2, "capacity": 2,
-                      "isFull": True}]
+    assert [original(room) for room in rooms] == [
+        {"id": "tiny", "name": "Tiny", "currentOccupancy": 2, "capacity": 2, "isFull": True}]
 
 
 async def test_someone_elses_user_id_is_refused(backend_server, http) -> None:

@@ -64,6 +64,11 @@ async def _run(batches: list[list[tuple[str, int, str]]], system_capacity: int) 
             assert data["isFull"] == (data["seatsTaken"] >= system_capacity
                                       or data["waiting"] > 0)
             continue
+        if event == "room-updated":  # the whole card, read after the change: a snapshot
+            room = data["room"]
+            assert 0 <= room["currentOccupancy"] <= room["capacity"]
+            assert room["isFull"] == (room["currentOccupancy"] >= room["capacity"])
+            continue
         assert event == "room-occupancy-update"
         assert abs(data["currentOccupancy"] - level[data["roomId"]]) == 1
         assert data["currentOccupancy"] <= data["capacity"]

@@ -8,7 +8,7 @@ from typing import Any
 import socketio
 
 from publicrooms.errors import (
-    ChatRateLimitExceeded,
+    DomainError,
     InvalidRequest,
     SeatedElsewhere,
     ServerShuttingDown,
@@ -24,6 +24,7 @@ from publicrooms.schemas.rooms import (
     SendMessagePayload,
     TogglePayload,
 )
+from publicrooms.schemas.timer import StatusPayload, StatusSet, TimerChanged
 from publicrooms.services.views import iso
 from publicrooms.store.sql import UserRecord
 
@@ -103,18 +104,23 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
             await ctx.rooms.leave_queue(user_id=conn.user_id)
         return {"success": True}
 
+    async def limited(rule: str, conn: Connection, sid: str, namespace: str) -> None:
+        """Count the action against its rule; a refused one is also told `rate-limit-exceeded`."""
+        try:
+            await ctx.limit(rule, conn.ip_key, conn.user_id)
+        except DomainError as error:
+            if error.status == 429:
+                reset = ctx.clock.now() + timedelta(seconds=error.retry_after_s or 0)
+                await sio.emit("rate-limit-exceeded", {
+                    "action": rule, "retryAfter": error.retry_after, "resetTime": iso(reset),
+                }, to=sid, namespace=namespace, ignore_queue=True)
+            raise
+
     @on("send-message")
     async def send_message(namespace: str, sid: str, data: Any = None) -> dict:
         payload = parse(SendMessagePayload, data)
         conn = seated(sid, payload.user_id)
-        try:
-            await ctx.limit("chat", conn.ip_key, conn.user_id)
-        except ChatRateLimitExceeded as error:
-            reset = ctx.clock.now() + timedelta(seconds=error.retry_after_s or 0)
-            await sio.emit("rate-limit-exceeded", {
-                "action": "chat", "retryAfter": error.retry_after, "resetTime": iso(reset),
-            }, to=sid, namespace=namespace, ignore_queue=True)
-            raise
+        await limited("chat", conn, sid, namespace)
         message = await ctx.rooms.send_message(room_id=conn.room_id, user_id=conn.user_id,
                                                content=payload.content)
         return MessageSent(message=message).wire()
@@ -133,6 +139,35 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
     @on("toggle-audio")
     async def toggle_audio(namespace: str, sid: str, data: Any = None) -> dict:
         return await toggle(sid, data, "audio")
+
+    async def timer_action(namespace: str, sid: str, action: str) -> dict:
+        conn = seated(sid, None)
+        await limited("timer", conn, sid, namespace)
+        seat = await ctx.rooms.seated_in(user_id=conn.user_id, room_id=conn.room_id)
+        state = await ctx.rooms.timers.act(room_id=conn.room_id, action=action,
+                                           user_id=conn.user_id, name=seat.display_name)
+        return TimerChanged(timer=ctx.rooms.timers.view(conn.room_id, state)).wire()
+
+    @on("timer-start")
+    async def timer_start(namespace: str, sid: str, data: Any = None) -> dict:
+        return await timer_action(namespace, sid, "start")
+
+    @on("timer-pause")
+    async def timer_pause(namespace: str, sid: str, data: Any = None) -> dict:
+        return await timer_action(namespace, sid, "pause")
+
+    @on("timer-skip")
+    async def timer_skip(namespace: str, sid: str, data: Any = None) -> dict:
+        return await timer_action(namespace, sid, "skip")
+
+    @on("set-status")
+    async def set_status(namespace: str, sid: str, data: Any = None) -> dict:
+        payload = parse(StatusPayload, data)
+        conn = seated(sid, None)
+        await limited("status", conn, sid, namespace)
+        status = await ctx.rooms.set_status(room_id=conn.room_id, user_id=conn.user_id,
+                                            status=payload.status)
+        return StatusSet(status=status).wire()
 
     @on("pong")
     async def pong(namespace: str, sid: str, data: Any = None) -> dict:

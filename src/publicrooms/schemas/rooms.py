@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, StrictBool
 
 from publicrooms.schemas.base import RequestModel, WireModel
+from publicrooms.schemas.timer import TimerRead
 
 # Generous caps before cleaning; the services apply the real limits with their own error codes.
 _NAME_CAP = 1_000
@@ -27,6 +28,8 @@ class RoomRead(WireModel):
     current_occupancy: int
     capacity: int
     is_full: bool
+    cameras_on: int = 0             # seats with the camera on
+    timer: TimerRead | None = None  # the room's shared focus timer
 
 
 class ParticipantRead(WireModel):
@@ -35,6 +38,7 @@ class ParticipantRead(WireModel):
     is_video_enabled: bool
     is_audio_enabled: bool
     joined_at: str
+    status: str | None = None  # "working on…"
 
 
 class MessageRead(WireModel):
@@ -63,6 +67,7 @@ class JoinResponse(WireModel):
     # What media the room has ({participantId, kind, muted}) and how to reach the SFU.
     media: list[dict] = Field(default_factory=list)
     media_config: dict = Field(default_factory=dict)
+    timer: TimerRead | None = None
 
 
 class LeaveRequest(RequestModel):

@@ -8,6 +8,8 @@ from publicrooms.errors import (
     JoinLimitExceeded,
     RateLimitExceeded,
     ReportLimitExceeded,
+    StatusLimitExceeded,
+    TimerLimitExceeded,
 )
 from publicrooms.security.ratelimit import LimitRule
 from publicrooms.settings import LimitSettings
@@ -25,4 +27,8 @@ def limit_rules(limits: LimitSettings) -> dict[str, LimitRule]:
                             limits.report_block_s, ReportLimitExceeded),
         "admin": LimitRule("admin", limits.admin_per_minute, limits.window_s,
                            limits.admin_block_s, AdminLimitExceeded),
+        "timer": LimitRule("timer", limits.timer_actions_per_minute, limits.window_s,
+                           limits.timer_block_s, TimerLimitExceeded),
+        "status": LimitRule("status", limits.status_per_minute, limits.window_s,
+                            limits.status_block_s, StatusLimitExceeded),
     }

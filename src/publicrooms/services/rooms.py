@@ -27,9 +27,11 @@ from publicrooms.schemas.rooms import (
     RoomRead,
     UserRead,
 )
+from publicrooms.schemas.timer import TimerRead
 from publicrooms.security.sanitize import clean_message
 from publicrooms.services.broadcast import Broadcaster
 from publicrooms.services.media import MediaPort, NoMedia
+from publicrooms.services.timer import TimerService
 from publicrooms.services.views import iso, message_view, participant_view, room_view
 from publicrooms.state.holds import HoldStore
 from publicrooms.state.locks import LockStore
@@ -47,6 +49,7 @@ class JoinResult:
     recent_messages: list[MessageRead]
     seated_now: bool
     media: list[dict]
+    timer: TimerRead | None = None
 
 
 class RoomService:
@@ -55,7 +58,8 @@ class RoomService:
                  rooms: list[RoomRecord], system_capacity: int, history_length: int,
                  message_max: int, media: MediaPort | None = None,
                  admission_hold_s: float = 30.0, rest_hold_s: float = 30.0,
-                 reconnect_grace_s: float = 10.0) -> None:
+                 reconnect_grace_s: float = 10.0, timers: TimerService | None = None,
+                 status_max: int = 80) -> None:
         self._sql = sql
         self._seats = seats
         self._holds = holds
@@ -73,6 +77,8 @@ class RoomService:
         self._admission_hold_s = admission_hold_s
         self._rest_hold_s = rest_hold_s
         self._reconnect_grace_s = reconnect_grace_s
+        self.timers = timers
+        self._status_max = status_max
 
     def room(self, room_id: str) -> RoomRecord:
         room = self._rooms.get(room_id)
@@ -82,11 +88,24 @@ class RoomService:
 
     async def room_read(self, room_id: str) -> RoomRead:
         room = self.room(room_id)
-        return room_view(room.id, room.name, room.capacity, await self._seats.occupancy(room.id))
+        seats = await self._seats.seats(room.id)
+        return room_view(room.id, room.name, room.capacity, len(seats),
+                         cameras_on=sum(seat.is_video_enabled for seat in seats),
+                         timer=await self.timer_read(room.id))
+
+    async def timer_read(self, room_id: str) -> TimerRead | None:
+        if self.timers is None:
+            return None
+        return self.timers.view(room_id, await self.timers.timer(room_id))
 
     async def list_rooms(self) -> list[RoomRead]:
+        """Every room, as the lobby cards show them: people, cameras on, the timer."""
         occupancy = await self._seats.occupancies()
-        return [room_view(r.id, r.name, r.capacity, occupancy.get(r.id, 0))
+        cameras = await self._seats.cameras_on()
+        timers = await self.timers.timers() if self.timers is not None else {}
+        return [room_view(r.id, r.name, r.capacity, occupancy.get(r.id, 0),
+                          cameras_on=cameras.get(r.id, 0),
+                          timer=self.timers.view(r.id, timers[r.id]) if r.id in timers else None)
                 for r in sorted(self._rooms.values(), key=lambda r: r.position)]
 
     async def participants(self, room_id: str) -> list[ParticipantRead]:
@@ -138,12 +157,15 @@ class RoomService:
             await self._announce_occupancy(room, result.occupancy)
         messages = await self._sql.recent_messages(room.id, self._history_length)
         seats = await self._seats.seats(room.id)
+        timer = await self.timer_read(room.id)
         return JoinResult(
-            room=room_view(room.id, room.name, room.capacity, len(seats)),
+            room=room_view(room.id, room.name, room.capacity, len(seats),
+                           cameras_on=sum(seat.is_video_enabled for seat in seats), timer=timer),
             participants=[participant_view(seat) for seat in seats],
             recent_messages=[message_view(m) for m in messages],
             seated_now=seated_now,
             media=await self.media.room_media(room.id),
+            timer=timer,
         )
 
     def join_response(self, result: JoinResult, user: UserRecord) -> JoinResponse:
@@ -151,7 +173,8 @@ class RoomService:
         return JoinResponse(room=result.room, participants=result.participants,
                             recent_messages=result.recent_messages,
                             self_=UserRead(user_id=user.id, display_name=user.display_name),
-                            media=result.media, media_config=self.media.client_config())
+                            media=result.media, media_config=self.media.client_config(),
+                            timer=result.timer)
 
     # queue ---------------------------------------------------------------------------------
 
@@ -299,6 +322,24 @@ class RoomService:
         await self._broadcaster.to_room(room_id, f"participant-{kind}-toggle",
                                         {"userId": user_id, "enabled": enabled},
                                         except_user=user_id)
+        if kind == "video":
+            await self.announce_room(room_id)  # the lobby card counts cameras
+
+    async def set_status(self, *, room_id: str, user_id: str, status: object) -> str | None:
+        """Set (or, empty, clear) what a participant is working on; the room sees it live."""
+        if status is not None and not isinstance(status, str):
+            raise InvalidRequest("status must be a string")
+        text = None
+        if status is not None and status.strip():
+            # The same text rules as chat, shorter.
+            text = clean_message(status, self._status_max)
+        await self.seated_in(user_id=user_id, room_id=room_id)
+        seat = await self._seats.set_status(user_id, text)
+        if seat is None:
+            raise NotInRoom()
+        await self._broadcaster.to_room(room_id, "participant-status-changed",
+                                        {"userId": user_id, "status": text})
+        return text
 
     async def send_message(self, *, room_id: str, user_id: str, content: object) -> MessageRead:
         """Persist a chat message and broadcast it to the whole room, sender included."""
@@ -317,4 +358,9 @@ class RoomService:
             "roomId": room.id, "currentOccupancy": occupancy, "capacity": room.capacity,
             "isFull": occupancy >= room.capacity,
         })
+        await self.announce_room(room.id)
         await self._announce_system()
+
+    async def announce_room(self, room_id: str) -> None:
+        """The lobby card of a room changed (people, cameras, timer): send the whole card."""
+        await self._broadcaster.to_lobby("room-updated", {"room": (await self.room_read(room_id)).wire()})

@@ -23,6 +23,7 @@ from publicrooms.state.placement import LocalPlacement, PlacementStore
 from publicrooms.state.rpc import LocalRpc, NodeRpc
 from publicrooms.state.seats import MemorySeatStore, SeatStore
 from publicrooms.state.sessions import MemorySessionStore, SessionStore
+from publicrooms.state.timers import MemoryTimerStore, TimerStore
 
 
 @dataclass
@@ -41,6 +42,7 @@ class State:
     node: NodeStore
     placement: PlacementStore
     rpc: NodeRpc
+    timers: TimerStore
     limits_storage_uri: str
     abuse_policy: AbusePolicy
     # python-socketio client manager for cross-node fan-out (None: the in-process default).
@@ -52,7 +54,7 @@ class State:
         """Entry counts of the in-process tables (a Redis-backed port has none)."""
         sizes: dict[str, int] = {}
         for part in (self.seats, self.holds, self.locks, self.blocks, self.connections,
-                     self.abuse, self.activity, self.sessions):
+                     self.abuse, self.activity, self.sessions, self.timers):
             table_sizes = getattr(part, "table_sizes", None)
             if table_sizes is not None:
                 sizes.update(table_sizes())
@@ -93,7 +95,8 @@ def memory_state(*, clock: Clock, connection_policy: ConnectionPolicy,
         connections=MemoryConnectionStore(clock, connection_policy),
         abuse=MemoryAbuseStore(clock, abuse_policy), activity=MemoryActivityStore(clock),
         sessions=MemorySessionStore(), leases=MemoryLeaseStore(), node=LocalNode(node_id),
-        placement=LocalPlacement(node_id), rpc=LocalRpc(), limits_storage_uri=limits_storage_uri, abuse_policy=abuse_policy,
+        placement=LocalPlacement(node_id), rpc=LocalRpc(), timers=MemoryTimerStore(),
+        limits_storage_uri=limits_storage_uri, abuse_policy=abuse_policy,
     )
 
 
@@ -115,4 +118,4 @@ def build_state(*, redis_url: str | None, redis_prefix: str, clock: Clock,
 
 __all__ = ["State", "build_state", "memory_state", "AbusePolicy", "ConnectionPolicy",
            "AbuseStore", "ActivityStore", "BlockStore", "ConnectionStore", "HoldStore",
-           "LeaseStore", "LockStore", "NodeStore", "SeatStore", "SessionStore"]
+           "LeaseStore", "LockStore", "NodeStore", "SeatStore", "SessionStore", "TimerStore"]

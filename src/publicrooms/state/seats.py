@@ -21,6 +21,7 @@ class Seat:
     joined_at: datetime
     is_audio_enabled: bool = False
     is_video_enabled: bool = False
+    status: str | None = None  # "working on…", cleared with the seat
 
 
 class SeatOutcome(enum.Enum):
@@ -70,6 +71,9 @@ class SeatStore(Protocol):
     async def occupancies(self) -> dict[str, int]: ...
     async def total(self) -> int: ...
     async def set_media(self, user_id: str, kind: str, enabled: bool) -> Seat | None: ...
+    async def set_status(self, user_id: str, status: str | None) -> Seat | None: ...
+    async def cameras_on(self) -> dict[str, int]:
+        """Seats with the camera on, per room."""
     async def leave_queue(self, user_id: str) -> bool: ...
     async def position(self, user_id: str) -> int | None: ...
     async def queue(self) -> list[QueueEntry]: ...
@@ -170,6 +174,19 @@ class MemorySeatStore:
         self._by_user[user_id] = seat
         self._rooms[seat.room_id][user_id] = seat
         return seat
+
+    async def set_status(self, user_id: str, status: str | None) -> Seat | None:
+        seat = self._by_user.get(user_id)
+        if seat is None:
+            return None
+        seat = replace(seat, status=status)
+        self._by_user[user_id] = seat
+        self._rooms[seat.room_id][user_id] = seat
+        return seat
+
+    async def cameras_on(self) -> dict[str, int]:
+        return {room_id: sum(seat.is_video_enabled for seat in members.values())
+                for room_id, members in self._rooms.items()}
 
     async def leave_queue(self, user_id: str) -> bool:
         self._told.pop(user_id, None)

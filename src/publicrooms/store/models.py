@@ -133,3 +133,15 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class RoomTimer(Base):
+    """A room's shared focus timer, kept so it survives a restart (the live copy is in state)."""
+
+    __tablename__ = "room_timers"
+
+    room_id: Mapped[str] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -51,6 +51,7 @@ def redis_state(*, url: str, prefix: str, clock: Clock, connection_policy: Conne
 
     from publicrooms.state.redis.placement import RedisPlacement
     from publicrooms.state.redis.rpc import RedisRpc
+    from publicrooms.state.redis.timers import RedisTimerStore
 
     redis = redis_client(url)
     return State(
@@ -64,6 +65,7 @@ def redis_state(*, url: str, prefix: str, clock: Clock, connection_policy: Conne
         abuse=RedisAbuseStore(redis, prefix, clock, abuse_policy),
         activity=RedisActivityStore(redis, prefix, clock),
         sessions=RedisSessionStore(redis, prefix),
+        timers=RedisTimerStore(redis, prefix),
         leases=RedisLeaseStore(redis, prefix, node_id),
         node=RedisNodeStore(redis, prefix, node_id, heartbeat_timeout_s),
         limits_storage_uri=_limits_uri(url),

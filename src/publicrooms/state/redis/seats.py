@@ -90,6 +90,16 @@ redis.call('HSET', KEYS[1], ARGV[1], encoded)
 return encoded
 """
 
+_SET_STATUS = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return false end
+local seat = cjson.decode(current)
+if ARGV[2] == '' then seat.s = nil else seat.s = ARGV[2] end
+local encoded = cjson.encode(seat)
+redis.call('HSET', KEYS[1], ARGV[1], encoded)
+return encoded
+"""
+
 _LEAVE_QUEUE = """
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
@@ -119,12 +129,16 @@ def _seat(user_id: str, raw: str) -> Seat:
     data = json.loads(raw)
     return Seat(room_id=data["r"], user_id=user_id, display_name=data["n"],
                 joined_at=datetime.fromtimestamp(float(data["j"]), timezone.utc),
-                is_audio_enabled=bool(data.get("a")), is_video_enabled=bool(data.get("v")))
+                is_audio_enabled=bool(data.get("a")), is_video_enabled=bool(data.get("v")),
+                status=data.get("s") or None)
 
 
 def _encode(seat: Seat) -> str:
-    return json.dumps({"r": seat.room_id, "n": seat.display_name, "j": _stamp(seat.joined_at),
-                       "a": seat.is_audio_enabled, "v": seat.is_video_enabled})
+    data = {"r": seat.room_id, "n": seat.display_name, "j": _stamp(seat.joined_at),
+            "a": seat.is_audio_enabled, "v": seat.is_video_enabled}
+    if seat.status:
+        data["s"] = seat.status
+    return json.dumps(data)
 
 
 class RedisSeatStore:
@@ -140,6 +154,7 @@ class RedisSeatStore:
         self._admit = redis.register_script(_ADMIT)
         self._release = redis.register_script(_RELEASE)
         self._set_media = redis.register_script(_SET_MEDIA)
+        self._set_status = redis.register_script(_SET_STATUS)
         self._leave_queue = redis.register_script(_LEAVE_QUEUE)
         self._positions_to_tell = redis.register_script(_POSITIONS_TO_TELL)
 
@@ -209,6 +224,18 @@ class RedisSeatStore:
                                     args=[user_id, "v" if kind == "video" else "a",
                                           "1" if enabled else "0"])
         return None if not raw else _seat(user_id, raw)
+
+    async def set_status(self, user_id: str, status: str | None) -> Seat | None:
+        raw = await self._set_status(keys=[self._seats], args=[user_id, status or ""])
+        return None if not raw else _seat(user_id, raw)
+
+    async def cameras_on(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for raw in await self._redis.hvals(self._seats):
+            data = json.loads(raw)
+            if data.get("v"):
+                counts[data["r"]] = counts.get(data["r"], 0) + 1
+        return counts
 
     async def leave_queue(self, user_id: str) -> bool:
         return bool(await self._leave_queue(keys=[self._queue, self._entries, self._told],

@@ -8,6 +8,8 @@ const MESSAGES: Record<string, string> = {
   RATE_LIMIT_EXCEEDED: "Too many requests from your connection.",
   JOIN_LIMIT_EXCEEDED: "Too many join attempts in a short time.",
   CHAT_RATE_LIMIT_EXCEEDED: "You're sending messages faster than the room allows.",
+  TIMER_LIMIT_EXCEEDED: "The timer has been changed a lot just now — give it a moment.",
+  STATUS_LIMIT_EXCEEDED: "You've changed your status a lot just now — try again in a moment.",
   IP_BLOCKED: "Access from your network is temporarily blocked.",
   SYSTEM_AT_CAPACITY: "The study rooms are at capacity. You're in the queue.",
   ROOM_NOT_FOUND: "That room doesn't exist (any more).",

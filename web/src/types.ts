@@ -6,6 +6,25 @@ export interface Room {
   currentOccupancy: number;
   capacity: number;
   isFull: boolean;
+  /** Seats with the camera on (absent from older servers). */
+  camerasOn?: number;
+  timer?: TimerInfo | null;
+}
+
+export type TimerPhase = "focus" | "break" | "long-break";
+
+/** A room's shared focus timer, as the server keeps it (`timer-changed`, room lists, join). */
+export interface TimerInfo {
+  phase: TimerPhase;
+  status: "running" | "paused" | "stopped";
+  round: number;
+  rounds: number;
+  endsAt: string | null;
+  remainingMs: number;
+  phaseMs: number;
+  action: string | null;
+  by: { userId: string; displayName: string } | null;
+  serverTime: string;
 }
 
 export interface Participant {
@@ -14,6 +33,8 @@ export interface Participant {
   isVideoEnabled: boolean;
   isAudioEnabled: boolean;
   joinedAt?: string;
+  /** "Working on…" (null or absent: nothing said). */
+  status?: string | null;
 }
 
 export interface ChatMessage {
@@ -48,6 +69,7 @@ export interface JoinSuccess {
   participants: Participant[];
   recentMessages: ChatMessage[];
   self?: User;
+  timer?: TimerInfo | null;
 }
 
 export type JoinAck = JoinSuccess | { success?: false; error: ApiError };

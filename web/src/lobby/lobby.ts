@@ -5,6 +5,7 @@ import { namespace, refusalOf } from "../connection";
 import { describeError, toApiError } from "../errors";
 import { h, clear } from "../dom";
 import { occupancyLabel } from "../format";
+import { received, timerSummary, type LocalTimer } from "../timerClock";
 import type { ApiError, Room } from "../types";
 
 type JoinHandler = (room: Room) => void;
@@ -27,6 +28,8 @@ export interface SystemOccupancy {
 /** Live room list shared by the lobby view and the join dialog ("other rooms to try"). */
 export class RoomDirectory {
   private rooms = new Map<string, Room>();
+  /** Each room's timer with this browser's clock offset, taken when it arrived. */
+  private timers = new Map<string, LocalTimer>();
   private listeners = new Set<() => void>();
   private socket = namespace("/");
   loaded = false;
@@ -42,6 +45,12 @@ export class RoomDirectory {
       this.replace(Array.isArray(payload) ? payload : payload.rooms, true);
     });
     this.socket.on("room-occupancy-update", (u: OccupancyUpdate) => this.update(u));
+    this.socket.on("room-updated", (p: { room: Room }) => {
+      if (!p?.room || !this.rooms.has(p.room.id)) return;
+      this.rooms.set(p.room.id, { ...p.room });
+      this.noteTimer(p.room);
+      this.notify();
+    });
     this.socket.on("system-occupancy-update", (s: SystemOccupancy) => {
       this.system = s;
       this.notify();
@@ -117,6 +126,15 @@ export class RoomDirectory {
     return this.rooms.get(id);
   }
 
+  timer(id: string): LocalTimer | null {
+    return this.timers.get(id) ?? null;
+  }
+
+  private noteTimer(room: Room): void {
+    if (room.timer) this.timers.set(room.id, received(room.timer));
+    else this.timers.delete(room.id);
+  }
+
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
@@ -124,6 +142,8 @@ export class RoomDirectory {
 
   private replace(rooms: Room[], live = false): void {
     this.rooms = new Map(rooms.map((r) => [r.id, { ...r }]));
+    this.timers.clear();
+    for (const room of rooms) this.noteTimer(room);
     this.loaded = true;
     if (live) this.loadError = ""; // only a live snapshot proves the socket works again
     this.notify();
@@ -148,7 +168,7 @@ export class LobbyView {
   private listEl: HTMLUListElement;
   private summaryEl: HTMLParagraphElement;
   private systemEl: HTMLParagraphElement;
-  private cards = new Map<string, { li: HTMLLIElement; render: (room: Room) => void }>();
+  private cards = new Map<string, { li: HTMLLIElement; render: (room: Room) => void; tick: () => void }>();
 
   constructor(private directory: RoomDirectory, private onJoin: JoinHandler) {
     this.summaryEl = h("p", { class: "lobby-summary", "aria-live": "polite" }, "Loading rooms…");
@@ -168,6 +188,10 @@ export class LobbyView {
       this.listEl,
     );
     directory.subscribe(() => this.render());
+    // The timers' minutes left count down between updates (the view lives as long as the page).
+    window.setInterval(() => {
+      for (const card of this.cards.values()) card.tick();
+    }, 5000);
   }
 
   render(): void {
@@ -227,6 +251,8 @@ export class LobbyView {
     const countText = h("span", { class: "visually-hidden" });
     const meter = h("meter", { class: "room-meter", min: 0, "aria-hidden": "true" });
     const badge = h("span", { class: "badge" });
+    const cameras = h("span", { class: "room-cameras" });
+    const timerLine = h("span", { class: "room-timer" });
     const button = h("button", { type: "button", class: "btn btn-primary room-join" });
     button.addEventListener("click", () => {
       const room = this.directory.get(initial.id);
@@ -237,9 +263,20 @@ export class LobbyView {
       { class: "room-card", "data-room-id": initial.id },
       h("div", { class: "room-card-head" }, title, badge),
       h("div", { class: "room-occupancy" }, meter, count, countText),
+      h("p", { class: "room-mood" }, cameras, timerLine),
       button,
     );
+    const tick = () => {
+      const timer = this.directory.timer(initial.id);
+      const text = timerSummary(timer);
+      timerLine.textContent = text;
+      timerLine.hidden = !text;
+      timerLine.dataset.phase = timer && timer.info.status !== "stopped" ? timer.info.phase : "";
+    };
     const render = (room: Room) => {
+      const on = room.camerasOn ?? 0;
+      cameras.textContent = room.currentOccupancy === 0 ? "Nobody here yet" : on === 0 ? "Cameras off" : `${on} ${on === 1 ? "camera" : "cameras"} on`;
+      tick();
       title.textContent = room.name;
       count.textContent = `${room.currentOccupancy} / ${room.capacity}`;
       countText.textContent = `${occupancyLabel(room.currentOccupancy, room.capacity)}${room.isFull ? ", full" : ""}`;
@@ -257,6 +294,6 @@ export class LobbyView {
       button.setAttribute("aria-label", room.isFull ? `${room.name} is full` : `Join ${room.name}`);
       li.dataset.full = String(room.isFull);
     };
-    return { li, render };
+    return { li, render, tick };
   }
 }

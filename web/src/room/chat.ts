@@ -7,7 +7,9 @@ import { describeError } from "../errors";
 import { charLength, DEFAULT_MAX_MESSAGE, formatTime } from "../format";
 import type { ApiError, ChatMessage } from "../types";
 
-type MessageItem = HTMLLIElement & { message: ChatMessage };
+/** A chat line: a message, or (system) a quiet line the page writes itself ("Ada joined"). */
+type Line = ChatMessage & { system?: boolean };
+type MessageItem = HTMLLIElement & { message: Line };
 
 export type SendFn = (content: string) => Promise<{ message?: ChatMessage; error?: ApiError }>;
 
@@ -20,6 +22,7 @@ export class ChatPanel {
   private sendButton: HTMLButtonElement;
   private feedback: HTMLParagraphElement;
   private ids = new Set<string>();
+  private systemCount = 0;
   private selfId = "";
   private sending = false;
   private blockedUntil = 0;
@@ -102,17 +105,24 @@ export class ChatPanel {
     this.reset(all);
   }
 
-  private currentMessages(): ChatMessage[] {
+  private currentMessages(): Line[] {
     return [...this.log.children].map((li) => (li as MessageItem).message);
   }
 
-  add(message: ChatMessage, scroll = true): void {
+  /** A quiet line from the page itself (joins, leaves, timer changes); not a message. */
+  system(text: string): void {
+    this.add({ id: `system-${++this.systemCount}`, senderId: "", senderName: "", content: text, timestamp: new Date().toISOString(), system: true });
+  }
+
+  add(message: Line, scroll = true): void {
     if (this.ids.has(message.id)) return;
     this.ids.add(message.id);
     const stick = this.isNearBottom();
     const time = formatTime(message.timestamp);
-    const isSelf = message.senderId === this.selfId;
-    const li = h(
+    const isSelf = !message.system && message.senderId === this.selfId;
+    const li = message.system
+      ? (h("li", { class: "chat-system", "data-system": "true" }, h("span", { class: "chat-system-text" }, message.content), " ", h("time", { class: "chat-time", datetime: message.timestamp, title: time.full }, time.short)) as MessageItem)
+      : h(
       "li",
       { class: `chat-message${isSelf ? " is-self" : ""}`, "data-message-id": message.id },
       h(
@@ -143,7 +153,7 @@ export class ChatPanel {
   private markContinued(li: MessageItem): void {
     const previous = li.previousElementSibling as MessageItem | null;
     const continued =
-      !!previous && previous.message.senderId === li.message.senderId && Date.parse(li.message.timestamp) - Date.parse(previous.message.timestamp) < 120000;
+      !!previous && !previous.message.system && !li.message.system && previous.message.senderId === li.message.senderId && Date.parse(li.message.timestamp) - Date.parse(previous.message.timestamp) < 120000;
     li.classList.toggle("is-continued", continued);
   }
 

@@ -31,6 +31,8 @@ export class ParticipantList {
   private reportText: HTMLTextAreaElement;
   private reportStatus: HTMLParagraphElement;
   private reportTarget = "";
+  /** "focusing" or "on break" while the room's timer runs; "" otherwise. */
+  private presence = "";
 
   constructor() {
     this.count = h("span", { class: "count-pill" }, "0");
@@ -89,6 +91,10 @@ export class ParticipantList {
     this.selfId = userId;
   }
 
+  setPresence(presence: string): void {
+    this.presence = presence;
+  }
+
   render(participants: Iterable<Participant>, speakerId: string | null): void {
     const items = [...participants].sort((a, b) => {
       if (a.userId === this.selfId) return -1;
@@ -123,13 +129,21 @@ export class ParticipantList {
     row.classList.toggle("is-speaking", speaking);
     row.dataset.audio = String(p.isAudioEnabled);
     row.dataset.video = String(p.isVideoEnabled);
+    row.dataset.presence = this.presence;
     const micLabel = p.isAudioEnabled ? "microphone on" : "microphone off";
     const camLabel = p.isVideoEnabled ? "camera on" : "camera off";
     row.replaceChildren();
     append(
       row,
       h("span", { class: `avatar avatar-sm avatar-c${colourFor(p.userId)}`, "aria-hidden": "true" }, initials(p.displayName)),
-      h("span", { class: "participant-name" }, h("span", { class: "name-text" }, p.displayName), isSelf ? h("span", { class: "you" }, " (you)") : null),
+      h(
+        "span",
+        { class: "participant-name" },
+        h("span", { class: "name-text" }, p.displayName),
+        isSelf ? h("span", { class: "you" }, " (you)") : null,
+        this.presence ? h("span", { class: `presence presence-${this.presence === "focusing" ? "focus" : "break"}` }, this.presence) : null,
+        p.status ? h("span", { class: "participant-status", title: p.status }, p.status) : null,
+      ),
       speaking ? h("span", { class: "visually-hidden" }, ", speaking") : null,
       h(
         "span",

@@ -10,7 +10,10 @@ import { LocalMedia, listDevices, type Kind } from "./localMedia";
 import type { MediaLink } from "./mediaLink";
 import { ParticipantList } from "./participants";
 import type { RoomSession } from "./session";
+import { StatusField } from "./statusField";
+import { TimerPanel } from "./timerPanel";
 import { VideoGrid } from "./videoGrid";
+import { presenceOf, timerLine } from "../timerClock";
 
 export interface RoomViewOptions {
   session: RoomSession;
@@ -40,6 +43,16 @@ export class RoomView {
   private readonly grid = new VideoGrid();
   private readonly list = new ParticipantList();
   private readonly chat: ChatPanel;
+  private readonly timer: TimerPanel;
+  private readonly status: StatusField;
+  /** Messages that arrived while the tab was hidden (shown in the tab title). */
+  private hiddenUnread = 0;
+  private readonly onVisibility = () => {
+    if (!document.hidden) {
+      this.hiddenUnread = 0;
+      this.updateTitle();
+    }
+  };
   private readonly local: LocalMedia;
   private readonly media: MediaLink;
   private readonly title: HTMLHeadingElement;
@@ -69,6 +82,8 @@ export class RoomView {
     this.local = options.local ?? new LocalMedia();
     this.room = state.room;
     this.chat = new ChatPanel((content) => this.session.sendMessage(content));
+    this.timer = new TimerPanel((action) => this.session.timer(action));
+    this.status = new StatusField((text) => this.session.setStatus(text));
     this.media = options.createMedia(this.session, this.grid, () => this.render(), state, (text) => this.showNotice(text));
 
     this.title = h("h1", { class: "room-title", id: "room-title" });
@@ -123,7 +138,7 @@ export class RoomView {
     this.el = h(
       "section",
       { class: "room", "aria-labelledby": "room-title", "data-tab": "video" },
-      h("header", { class: "room-header" }, h("div", { class: "room-heading" }, this.title, this.occupancy, this.occupancyText), this.tabs),
+      h("header", { class: "room-header" }, h("div", { class: "room-heading" }, this.title, this.occupancy, this.occupancyText), this.status.el, this.timer.el, this.tabs),
       this.notice,
       h(
         "div",
@@ -133,6 +148,7 @@ export class RoomView {
       ),
     );
     document.addEventListener("keydown", this.onKey);
+    document.addEventListener("visibilitychange", this.onVisibility);
 
     void getConfig().then((c) => this.chat.setLimits(c.maxMessageLength));
     this.bindSession();
@@ -250,6 +266,7 @@ export class RoomView {
         joinedAt: p.joinedAt ?? existing?.joinedAt ?? new Date().toISOString(),
       });
       this.setOccupancy(p.currentOccupancy);
+      if (!existing && p.userId !== this.session.user.userId) this.chat.system(`${p.userName} joined`);
       this.render();
     });
     s.on("seat-moved", () => {
@@ -257,6 +274,8 @@ export class RoomView {
     });
     s.on("user-left", (p) => {
       if (p.userId === this.session.user.userId) return;
+      const gone = this.participants.get(p.userId);
+      if (gone) this.chat.system(`${gone.displayName} left`);
       this.participants.delete(p.userId);
       this.grid.setRemoteStream(p.userId, null);
       if (this.speakerId === p.userId) this.speakerId = null;
@@ -265,10 +284,28 @@ export class RoomView {
     });
     s.on("new-message", (p) => {
       this.chat.add(p.message);
-      if (this.el.dataset.tab !== "chat" && p.message.senderId !== this.session.user.userId) {
+      if (p.message.senderId === this.session.user.userId) return;
+      if (this.el.dataset.tab !== "chat") {
         this.unread++;
         this.updateChatTab();
       }
+      if (document.hidden) {
+        this.hiddenUnread++;
+        this.updateTitle();
+      }
+    });
+    s.on("timer-changed", (p) => {
+      this.timer.set(p.timer, true);
+      const line = timerLine(p.timer);
+      if (line) this.chat.system(line);
+      this.render();
+    });
+    s.on("participant-status-changed", (p) => {
+      const person = this.participants.get(p.userId);
+      if (!person) return;
+      person.status = p.status;
+      if (p.userId === this.session.user.userId) this.status.show(p.status);
+      this.render();
     });
     s.on("participant-video-toggle", (p) => this.setFlag(p.userId, "isVideoEnabled", p.enabled));
     s.on("participant-audio-toggle", (p) => {
@@ -307,7 +344,9 @@ export class RoomView {
     else this.chat.reset(state.recentMessages ?? []);
     this.title.textContent = this.room.name;
     this.setOccupancy(this.room.currentOccupancy);
-    document.title = `${this.room.name} · publicrooms`;
+    this.updateTitle();
+    this.timer.set(state.timer ?? state.room.timer);
+    this.status.show(this.participants.get(self.userId)?.status);
     if (isRejoin) {
       // Back online: what went wrong while offline is over; a message typed then is offered.
       this.notice.hidden = true;
@@ -327,6 +366,12 @@ export class RoomView {
     this.render();
   }
 
+  /** The room's name, after the count of messages that came while the tab was hidden. */
+  private updateTitle(): void {
+    const unread = this.hiddenUnread > 0 ? `(${this.hiddenUnread}) ` : "";
+    document.title = `${unread}${this.room.name} · publicrooms`;
+  }
+
   private setFlag(userId: string, flag: "isVideoEnabled" | "isAudioEnabled", enabled: boolean): void {
     const p = this.participants.get(userId);
     if (!p) return;
@@ -344,6 +389,7 @@ export class RoomView {
   }
 
   private render(): void {
+    this.list.setPresence(presenceOf(this.timer.info));
     this.list.render(this.participants.values(), this.speakerId);
     this.grid.render(this.participants.values(), this.speakerId, !!this.local.track("video"));
     for (const kind of ["audio", "video"] as Kind[]) {
@@ -441,6 +487,8 @@ export class RoomView {
   /** Releases devices and peer connections. */
   teardown(): void {
     document.removeEventListener("keydown", this.onKey);
+    document.removeEventListener("visibilitychange", this.onVisibility);
+    this.timer.destroy();
     this.media.stop();
     this.local.stopAll();
     this.grid.clear();

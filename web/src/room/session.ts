@@ -4,7 +4,7 @@
 import type { Socket } from "socket.io-client";
 import { namespace, refusalOf, reportProblem } from "../connection";
 import { describeError, toApiError } from "../errors";
-import type { ApiError, ChatMessage, JoinSuccess, User } from "../types";
+import type { ApiError, ChatMessage, JoinSuccess, TimerInfo, User } from "../types";
 import { isError } from "../types";
 
 const ACK_TIMEOUT_MS = 15000;
@@ -28,6 +28,8 @@ export interface RoomEvents {
   "participant-video-toggle": (p: { userId: string; enabled: boolean }) => void;
   "participant-audio-toggle": (p: { userId: string; enabled: boolean }) => void;
   "active-speaker": (p: { userId: string | null }) => void;
+  "timer-changed": (p: { roomId?: string; timer: TimerInfo }) => void;
+  "participant-status-changed": (p: { userId: string; status: string | null }) => void;
   "rate-limit-exceeded": (p: { action?: string; resetTime?: string | number; retryAfter?: number }) => void;
   notice: (error: ApiError) => void;
   connection: (connected: boolean) => void;
@@ -131,6 +133,8 @@ export class RoomSession {
     s.on("participant-video-toggle", (p) => this.emitLocal("participant-video-toggle", p));
     s.on("participant-audio-toggle", (p) => this.emitLocal("participant-audio-toggle", p));
     s.on("active-speaker", (p) => this.emitLocal("active-speaker", p ?? { userId: null }));
+    s.on("timer-changed", (p) => this.emitLocal("timer-changed", p));
+    s.on("participant-status-changed", (p) => this.emitLocal("participant-status-changed", p));
     s.on("rate-limit-exceeded", (p) => this.emitLocal("rate-limit-exceeded", p ?? {}));
     // A refused connection is first told why, then disconnected by the server.
     s.on("connection-rejected", (p) => {
@@ -223,6 +227,20 @@ export class RoomSession {
   report(userId: string, reason: string, text: string): Promise<string | null> {
     return this.request("report-user", { userId, reason, text }).then((ack) =>
       isError(ack) ? toApiError(ack).message || "The report could not be sent." : null,
+    );
+  }
+
+  /** Starts, pauses or skips the room's shared timer. */
+  timer(action: "start" | "pause" | "skip"): Promise<{ timer?: TimerInfo; error?: ApiError }> {
+    return this.request(`timer-${action}`, {}).then((ack) =>
+      isError(ack) ? { error: toApiError(ack) } : { timer: (ack as { timer?: TimerInfo }).timer },
+    );
+  }
+
+  /** Says what this person is working on ("" clears it). */
+  setStatus(status: string): Promise<{ status?: string | null; error?: ApiError }> {
+    return this.request("set-status", { status }).then((ack) =>
+      isError(ack) ? { error: toApiError(ack) } : { status: (ack as { status?: string | null }).status ?? null },
     );
   }
 

@@ -10,6 +10,7 @@ interface Tile {
   video: HTMLVideoElement;
   audio: HTMLAudioElement | null;
   name: HTMLSpanElement;
+  status: HTMLSpanElement;
   avatar: HTMLSpanElement;
   micState: HTMLSpanElement;
   pin: HTMLButtonElement;
@@ -118,6 +119,8 @@ export class VideoGrid {
       const tile = this.ensureTile(p.userId, isSelf);
       tile.name.textContent = isSelf ? `${p.displayName} (you)` : p.displayName;
       tile.avatar.textContent = initials(p.displayName);
+      tile.status.textContent = p.status ?? "";
+      tile.status.hidden = !p.status;
       tile.el.setAttribute("aria-label", isSelf ? `Your camera, ${p.displayName}` : `${p.displayName}'s camera`);
       tile.pin.setAttribute("aria-label", isSelf ? "Pin your camera" : `Pin ${p.displayName}'s camera`);
       const stream = isSelf ? tile.stream : this.remoteStreams.get(p.userId) ?? null;
@@ -188,6 +191,7 @@ export class VideoGrid {
     video.muted = true; // the attribute alone doesn't set the property in every browser
     const avatar = h("span", { class: `avatar avatar-lg avatar-c${colourFor(userId)}`, "aria-hidden": "true" });
     const name = h("span", { class: "tile-name" });
+    const status = h("span", { class: "tile-status", hidden: true });
     const micState = h("span", { class: "tile-mic", role: "img" });
     const pin = h("button", { type: "button", class: "tile-pin", "aria-pressed": "false", "aria-label": "Pin" }, icon(ICONS.pin));
     pin.addEventListener("click", () => this.togglePin(userId));
@@ -196,10 +200,10 @@ export class VideoGrid {
       { class: `tile${isSelf ? " is-self" : ""}`, "data-user-id": userId },
       video,
       h("div", { class: "tile-placeholder" }, avatar),
-      h("figcaption", { class: "tile-caption" }, micState, name),
+      h("figcaption", { class: "tile-caption" }, micState, h("span", { class: "tile-who" }, name, status)),
       pin,
     );
-    tile = { el, video, audio: null, name, avatar, micState, pin, stream: null };
+    tile = { el, video, audio: null, name, status, avatar, micState, pin, stream: null };
     this.tiles.set(userId, tile);
     this.el.append(el);
     return tile;

@@ -51,7 +51,7 @@ def test_two_browsers_count_the_same_focus_phase_down_together(site) -> None:  #
     # People show as focusing while the focus phase runs, not while it is paused.
     expect(grace.page.locator(".presence")).to_have_count(0)
     grace.page.locator(".timer-start").click()
-    expect(ada.page.locator(".chat-system-text").last).to_have_text("Grace started the timer: focus")
+    expect(ada.page.locator(".chat-system-text").last).to_have_text("Grace resumed the timer")
     expect(ada.participant("Grace").locator(".presence")).to_have_text("focusing")
 
     # Skipping to the break: everyone is on a break, and the timer shows its five minutes.

@@ -49,11 +49,12 @@ export function timerSummary(timer: LocalTimer | null, now = Date.now()): string
 }
 
 /** The chat's system line for a timer change someone made ("" for a phase that simply ended). */
-export function timerLine(info: TimerInfo): string {
+export function timerLine(info: TimerInfo, before?: TimerInfo | null): string {
   if (!info.by) return "";
   const who = info.by.displayName;
   switch (info.action) {
     case "start":
+      if (before?.status === "paused") return `${who} resumed the timer`;
       return `${who} started the timer: ${PHASE_LABEL[info.phase].toLowerCase()}`;
     case "pause":
       return `${who} paused the timer`;

@@ -43,6 +43,7 @@ describe("the shared timer, counted locally", () => {
 
   it("names who changed it, and what people are doing", () => {
     expect(timerLine(running)).toBe("Ada started the timer: focus");
+    expect(timerLine(running, { ...running, status: "paused" })).toBe("Ada resumed the timer");
     expect(timerLine({ ...running, action: "skip", phase: "long-break" })).toBe("Ada skipped ahead to long break");
     expect(timerLine({ ...running, action: "phase-end", by: null })).toBe("");
     expect(presenceOf(running)).toBe("focusing");

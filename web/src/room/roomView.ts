@@ -295,8 +295,8 @@ export class RoomView {
       }
     });
     s.on("timer-changed", (p) => {
+      const line = timerLine(p.timer, this.timer.info);
       this.timer.set(p.timer, true);
-      const line = timerLine(p.timer);
       if (line) this.chat.system(line);
       this.render();
     });

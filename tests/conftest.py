@@ -14,8 +14,8 @@ from publicrooms.logging import configure_logging
 from publicrooms.media.settings import MediaSettings
 from publicrooms.settings import RoomConfig, Settings
 from tests.support.clients import SocketClient, http_client, new_ip
-from tests.support.live import LiveServer
-from tests.support.postgres import asyncpg_url, create_database, drop_database
+from tests.support.live import LiveServer, stop_all
+from tests.support.postgres import asyncpg_url, create_database, drop_database, wait_until_unused
 
 configure_logging("warning")
 
@@ -78,8 +78,7 @@ def server_factory(tmp_path) -> Iterator[Callable[..., LiveServer]]:  # noqa: AN
         return server
 
     yield start
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 @pytest.fixture
@@ -89,10 +88,16 @@ def server(server_factory) -> LiveServer:  # noqa: ANN001
 
 @pytest.fixture
 def pg_database_url() -> Iterator[str]:
+    """A scratch database for one test. Whatever used it must be stopped before it is dropped:
+    request this fixture before any server factory (fixtures end in reverse order)."""
     name = f"publicrooms_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(create_database(name))
     yield asyncpg_url(name)
+    still_connected = asyncio.run(wait_until_unused(name))
     asyncio.run(drop_database(name))
+    if still_connected:
+        pytest.fail(f"{still_connected} connection(s) still on {name} when it was to be dropped: "
+                    "a server the test started outlives its database")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -100,7 +105,11 @@ def backend_server(request, server_factory) -> LiveServer:  # noqa: ANN001
     """A live server on SQLite, then again on PostgreSQL."""
     if request.param == "postgres":
         url = request.getfixturevalue("pg_database_url")
-        return server_factory(database_url=url)
+        server = server_factory(database_url=url)
+        # Stopped when this fixture ends, which is before its database is dropped (the server
+        # factory, set up before the database, would end after it).
+        request.addfinalizer(server.stop)
+        return server
     return server_factory()
 
 

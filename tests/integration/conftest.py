@@ -15,7 +15,7 @@ import pytest
 from publicrooms.clock import FakeClock
 from tests.conftest import REDIS_URL, make_settings
 from tests.support.cluster import Cluster, delete_prefix
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, stop_all
 
 THREE = "three-nodes"
 
@@ -48,10 +48,11 @@ class _Clusters:
         return cluster.start()
 
     def close(self) -> None:
-        for cluster in self.started:
-            cluster.stop()
-        for prefix in self._prefixes:
-            asyncio.run(delete_prefix(REDIS_URL, prefix))
+        try:
+            stop_all(self.started)
+        finally:
+            for prefix in self._prefixes:
+                asyncio.run(delete_prefix(REDIS_URL, prefix))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 
@@ -126,3 +127,34 @@ async def test_hung_worker_is_killed_and_replaced():
         await assert_released(service)
     finally:
         await service.stop()
+
+
+def _exit_reports() -> list[asyncio.Task]:
+    return [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "WorkerProcess._report_exit"]
+
+
+async def test_stopping_right_after_a_worker_died_leaves_no_task_running(caplog):
+    service = MediaService(media_settings(), on_event=EventRouter())
+    await service.start()
+    try:
+        victim = service.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        await poll(lambda: service.workers_restarted == 1, 10, "the death was not noticed")
+    finally:
+        await service.stop()
+    assert _exit_reports() == []  # the death's report was waited for, not left behind
+    assert f"(pid {victim}) died, exit code -9" in caplog.text
+
+
+async def test_a_worker_dying_as_the_loop_ends_leaves_no_unhandled_error():
+    """The loop's executor already shut down (asyncio.run's last steps) when a worker dies:
+    reporting the death must not fail with 'cannot schedule new futures after shutdown'."""
+    from publicrooms.media.workerprocess import WorkerProcess
+
+    process = WorkerProcess(0, media_settings(), on_event=lambda *_: None, on_exit=lambda _: None)
+    await process.start()
+    await asyncio.get_running_loop().shutdown_default_executor()
+    os.kill(process.pid, signal.SIGKILL)
+    await poll(lambda: process.exit_report is not None, 10, "the death was not noticed")
+    await process.exit_report  # finishes without an exception
+    process.process.join(5)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from publicrooms.app import PublicRooms
 from publicrooms.clock import Clock
 from publicrooms.settings import Settings
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, stop_all
 
 T = TypeVar("T")
 
@@ -63,8 +63,7 @@ class Cluster:
         return [await node.query(fn) for node in self.nodes]
 
     def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
+        stop_all(self.nodes)
 
 
 async def delete_prefix(url: str, prefix: str) -> int:

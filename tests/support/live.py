@@ -77,9 +77,45 @@ class LiveServer:
         """Read (or drive) server state on the server's loop: `await server.query(f)`."""
         return await self.acall(lambda: fn(self.app))
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 30) -> None:
         self._server.should_exit = True
-        self._thread.join(30)
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():  # it would go on running its jobs after the test
+            raise RuntimeError(f"the live server on port {self.port} did not stop in {timeout_s} s;"
+                               f" its tasks:\n{self._tasks_report()}")
+
+    def _tasks_report(self) -> str:
+        """Where each task of the server's loop waits (read from another thread: a best effort)."""
+        import sys
+        import traceback
+
+        lines = []
+        frame = sys._current_frames().get(self._thread.ident or 0)
+        if frame is not None:
+            lines.append("thread: " + "".join(traceback.format_stack(frame)[-3:]))
+        for task in list(asyncio.all_tasks(self.loop)) if self.loop is not None else []:
+            where, awaiting = [], task.get_coro()
+            while awaiting is not None:  # down the chain of awaits to where it waits
+                frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
+                if frame is None:
+                    break
+                where.append(f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+                             f" {frame.f_code.co_name}")
+                awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "gi_yieldfrom", None)
+            lines.append(f"{task.get_name()}: {' -> '.join(where)}")
+        return "\n".join(lines)
+
+
+def stop_all(servers) -> None:  # noqa: ANN001
+    """Stop every server (or cluster), even when one of them fails to stop; then say which did."""
+    errors = []
+    for server in servers:
+        try:
+            server.stop()
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+    if errors:
+        raise errors[0]
 
 
 async def advance(server: LiveServer, clock, seconds: float) -> None:  # noqa: ANN001

@@ -64,3 +64,29 @@ async def test_stopped_scheduler_can_start_again() -> None:
     await settle()
     assert len(runs) == 2 and scheduler.running
     await scheduler.stop()
+
+
+async def test_stop_ends_a_job_that_swallowed_its_cancellation() -> None:
+    """A job's library may lose the cancel that lands inside a call (redis-py's asyncio client
+    does); stop() still ends the job's loop, and no job runs afterwards."""
+    clock = FakeClock()
+    scheduler = Scheduler(clock)
+    inside, runs = asyncio.Event(), []
+
+    async def swallowing() -> None:
+        runs.append(1)
+        inside.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return  # as if the call had completed: the cancellation is gone
+
+    job = scheduler.add("swallowing", 1, swallowing)
+    scheduler.start()
+    await inside.wait()
+    task = job.task
+    await asyncio.wait_for(scheduler.stop(), 5)
+    assert task is not None and task.done() and not scheduler.running
+    clock.advance(10)
+    await settle()
+    assert runs == [1]

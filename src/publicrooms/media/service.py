@@ -56,6 +56,7 @@ class MediaService:
         self._running = False
         self._replacing: set[asyncio.Task[None]] = set()
         self._event_tasks: set[asyncio.Task[None]] = set()
+        self._exit_reports: set[asyncio.Task[None]] = set()
         self._worker_available = asyncio.Event()
         # survives re-publishing and worker restarts; the core tells us only on toggles
         self._muted: dict[tuple[str, str], dict[str, bool]] = {}
@@ -86,7 +87,7 @@ class MediaService:
             task.cancel()
         await asyncio.gather(*self._replacing, return_exceptions=True)
         workers, self._workers = self._workers, []
-        await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+        await asyncio.gather(*(w.stop() for w in workers), *self._exit_reports, return_exceptions=True)
         self._rooms.clear()
         self._muted.clear()
         self._worker_available.clear()
@@ -280,6 +281,9 @@ class MediaService:
         """A worker died: free its rooms, tell their clients to reconnect, start a replacement."""
         if process in self._workers:
             self._workers.remove(process)
+        if process.exit_report is not None:  # stop() waits for it: no task outlives the service
+            self._exit_reports.add(process.exit_report)
+            process.exit_report.add_done_callback(self._exit_reports.discard)
         self.workers_restarted += 1
         rooms = sorted(process.rooms)
         process.rooms.clear()

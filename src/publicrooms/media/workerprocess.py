@@ -46,6 +46,7 @@ class WorkerProcess:
         self.process: Any = None
         self.alive = False
         self._stopping = False
+        self.exit_report: asyncio.Task[None] | None = None  # logging an unexpected death
         self.rooms: set[str] = set()
 
     @property
@@ -144,12 +145,15 @@ class WorkerProcess:
         if self._ready is not None and not self._ready.done():
             self._ready.set_exception(WorkerDied(f"media worker {self.index} died while starting"))
         if not self._stopping:
-            asyncio.ensure_future(self._report_exit())
+            self.exit_report = asyncio.ensure_future(self._report_exit())
             self._on_exit(self)
 
     async def _report_exit(self) -> None:
         """Reap the process and log how it ended (a negative code is the signal that killed it)."""
-        await _join(asyncio.get_running_loop(), self.process, 5.0)
+        try:
+            await _join(asyncio.get_running_loop(), self.process, 5.0)
+        except RuntimeError:  # the executor is shut down: the loop, and the server, are ending
+            return
         logger.error("media worker %d (pid %s) died, exit code %s", self.index, self.pid, self.process.exitcode)
 
     async def stop(self) -> None:
@@ -164,6 +168,8 @@ class WorkerProcess:
 
     async def kill(self) -> None:
         self._stopping = True
+        if self.exit_report is not None:  # a death being reported: stopping waits for it
+            await asyncio.gather(self.exit_report, return_exceptions=True)
         if self.process is None:
             return
         loop = asyncio.get_running_loop()

@@ -34,6 +34,7 @@ class Scheduler:
         self._clock = clock
         self._leases = leases
         self.jobs: dict[str, PeriodicJob] = {}
+        self._stopping = False
 
     def add(self, name: str, interval_s: float, run: Callable[[], Awaitable[Any]], *,
             cluster: bool = True) -> PeriodicJob:
@@ -46,12 +47,16 @@ class Scheduler:
         return any(job.task and not job.task.done() for job in self.jobs.values())
 
     def start(self) -> None:
+        self._stopping = False
         for job in self.jobs.values():
             if job.task is None or job.task.done():
                 job.task = asyncio.create_task(self._loop(job), name=f"job:{job.name}")
                 log.info("scheduler started", job=job.name, interval_s=job.interval_s)
 
     async def stop(self) -> None:
+        # The flag ends a loop whose cancellation a job swallowed (redis-py's asyncio client
+        # loses a cancel that lands inside a command): it returns after that run.
+        self._stopping = True
         tasks = [job.task for job in self.jobs.values() if job.task and not job.task.done()]
         for task in tasks:
             task.cancel()
@@ -69,8 +74,10 @@ class Scheduler:
         # Beats are on a fixed grid from the start, so a slow run doesn't push later ones back;
         # missed beats collapse into one immediate run.
         next_at = self._clock.monotonic()
-        while True:
+        while not self._stopping:
             await self._run_once(job)
+            if self._stopping:
+                return
             now = self._clock.monotonic()
             next_at = max(next_at + job.interval_s, now)
             await self._clock.sleep(next_at - now)

@@ -252,3 +252,13 @@ async def test_a_ban_longer_than_ten_years_is_refused_with_a_clear_error(
     assert answer.json()["error"]["code"] == "INVALID_REQUEST", answer.text
     listed = await admin(server, "GET", "/bans")
     assert listed.status_code == 200 and listed.json()["bans"] == [], listed.text
+
+
+async def test_an_invalid_operator_query_is_audited_as_refused(server_factory) -> None:
+    """The audit once said 500 for a call answered 400 (its query parameter out of range)."""
+    server = server_factory(admin_token=TOKEN)
+    answer = await admin(server, "GET", "/audit", params={"limit": -5})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "INVALID_REQUEST"
+    entries = (await admin(server, "GET", "/audit")).json()["entries"]
+    refused = [e for e in entries if e["detail"] == "limit=-5"]
+    assert [e["status"] for e in refused] == [400], entries

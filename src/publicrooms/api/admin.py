@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 
+from publicrooms.api.errors import OPERATOR_ERRORS
 from publicrooms.api.routes import context, ip_key
 from publicrooms.errors import AdminUnauthorized, DomainError, ForeignOrigin, NotFound
 from publicrooms.schemas.moderation import BanCreate, KickRequest, PersonRef, ResolveRequest
@@ -75,6 +77,9 @@ async def operator(request: Request) -> AsyncIterator[str]:
     except DomainError as error:
         await _audit(request, token_id, key, error.status)
         raise
+    except RequestValidationError:
+        await _audit(request, token_id, key, 400)  # answered INVALID_REQUEST (api/errors.py)
+        raise
     except Exception:
         await _audit(request, token_id, key, 500)
         raise
@@ -82,7 +87,8 @@ async def operator(request: Request) -> AsyncIterator[str]:
         await _audit(request, token_id, key, 200)
 
 
-router = APIRouter(prefix="/api/admin", tags=["operators"], dependencies=[Depends(operator)])
+router = APIRouter(prefix="/api/admin", tags=["operators"], dependencies=[Depends(operator)],
+                   responses=OPERATOR_ERRORS)
 
 
 def _ban(ban: BanRecord, now) -> dict:  # noqa: ANN001

@@ -9,8 +9,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from publicrooms.errors import DomainError, InvalidRequest, as_domain_error, http_headers, is_outage
+from publicrooms.schemas.errors import ErrorResponse
 
 log = structlog.get_logger("publicrooms.api")
+
+_ERROR = {"model": ErrorResponse,
+          "description": 'Error: `{"error": {"code", "message", "retryAfter"?, "details"?}}`'}
+# What the routers document: every refusal has the one error body (a bad body or parameter is
+# 400 INVALID_REQUEST, never FastAPI's 422).
+PUBLIC_ERRORS = {status: _ERROR for status in (400, 403, 404, 409, 413, 429, 503)}
+OPERATOR_ERRORS = {status: _ERROR for status in (400, 401, 403, 404, 409, 413, 429, 503)}
+HEALTH_ERRORS = {503: _ERROR}
+
 
 
 def error_response(error: DomainError) -> JSONResponse:

@@ -6,6 +6,7 @@ import math
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from publicrooms.api.errors import HEALTH_ERRORS, PUBLIC_ERRORS
 from publicrooms.context import AppContext
 from publicrooms.errors import DomainError, ServerShuttingDown
 from publicrooms.schemas.rooms import (
@@ -20,7 +21,6 @@ from publicrooms.schemas.rooms import (
     UserRead,
 )
 
-ERRORS = {"description": "Error: `{\"error\": {\"code\", \"message\", \"retryAfter\"?, \"details\"?}}`"}
 
 def context(request: Request) -> AppContext:
     return request.app.state.ctx
@@ -51,8 +51,7 @@ async def rest_limit(request: Request, response: Response) -> None:
 
 
 router = APIRouter(prefix="/api/public", dependencies=[Depends(rest_limit)],
-                   responses={400: ERRORS, 403: ERRORS, 404: ERRORS, 409: ERRORS, 429: ERRORS,
-                              503: ERRORS})
+                   responses=PUBLIC_ERRORS)
 
 
 @router.get("/rooms", response_model=list[RoomRead], response_model_by_alias=True)
@@ -114,7 +113,7 @@ async def client_config(request: Request) -> dict:
     ).wire()
 
 
-health = APIRouter()
+health = APIRouter(responses=HEALTH_ERRORS)
 
 
 @health.get("/health")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -21,6 +23,39 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[(debug|info|warning|error|critical) *\] ")
+CLI = [sys.executable, "-m", "publicrooms.cli"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLICROOMS_")}
+    env.update(extra)
+    return env
+
+
+def run_cli(*args: str, timeout_s: float = 60, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], env=_env(**env), capture_output=True, text=True,
+                          timeout=timeout_s)
+
+
+async def _ready(url: str, timeout_s: float = 60) -> None:
+    async def up() -> bool:
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(url + "/ready")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await wait_for(up, "server ready", timeout_s=timeout_s)
+
+
+async def _serve(tmp_path, port: int, **env: str):  # noqa: ANN001, ANN202
+    return await asyncio.create_subprocess_exec(
+        *CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"),
+        env=_env(**env), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True)
+
+
 async def test_serve_starts_on_defaults_and_drains_on_sigterm(tmp_path, clients) -> None:
     port = free_port()
     env = {**os.environ, "PUBLICROOMS_MEDIA__ENABLED": "false"}
@@ -30,14 +65,7 @@ async def test_serve_starts_on_defaults_and_drains_on_sigterm(tmp_path, clients)
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        async def up() -> bool:
-            try:
-                async with httpx.AsyncClient() as client:
-                    return (await client.get(url + "/ready")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await wait_for(up, "server ready", timeout_s=30)
+        await _ready(url, timeout_s=30)
         assert (tmp_path / "data" / "publicrooms.db").exists()
         assert (tmp_path / "data" / "secret.key").exists()
         person = await clients(url, "/public-room/deep-focus").connect()
@@ -57,44 +85,6 @@ async def test_serve_starts_on_defaults_and_drains_on_sigterm(tmp_path, clients)
         if process.returncode is None:
             process.kill()
             await process.wait()
-
-
-# --- start-up, configuration, stopping and the operator CLI, as an operator meets them ------
-
-import re  # noqa: E402
-import subprocess  # noqa: E402
-
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z \[(debug|info|warning|error|critical) *\] ")
-CLI = [sys.executable, "-m", "publicrooms.cli"]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLICROOMS_")}
-    env.update(extra)
-    return env
-
-
-def run_cli(*args: str, timeout_s: float = 60, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], env=_env(**env), capture_output=True, text=True,
-                          timeout=timeout_s)
-
-
-async def _ready(url: str) -> None:
-    async def up() -> bool:
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(url + "/ready")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await wait_for(up, "server ready", timeout_s=60)
-
-
-async def _serve(tmp_path, port: int, **env: str):  # noqa: ANN001, ANN202
-    return await asyncio.create_subprocess_exec(
-        *CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"),
-        env=_env(**env), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True)
 
 
 async def _serve_and_stop_group(tmp_path, clients, **env: str) -> tuple[int, float, list[str]]:  # noqa: ANN001

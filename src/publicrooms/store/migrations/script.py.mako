@@ -1,17 +1,11 @@
-"""${message}
-
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
-"""
-from alembic import op
+"""${message}"""
 import sqlalchemy as sa
+from alembic import op
 ${imports if imports else ""}
+from publicrooms.store.migration_columns import create_table
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
-branch_labels = ${repr(branch_labels)}
-depends_on = ${repr(depends_on)}
 
 
 def upgrade() -> None:

@@ -1,62 +1,52 @@
-"""Moderation: reports, bans and the operator audit log.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02
-"""
+"""Moderation: reports, bans and the operator audit log."""
 import sqlalchemy as sa
 from alembic import op
 
+from publicrooms.store.migration_columns import create_table, ip_key, moment, room_id, serial_id, text, uuid_column
+
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "reports",
-        sa.Column("id", sa.String(36), nullable=False),
-        sa.Column("room_id", sa.String(64), nullable=False),
-        sa.Column("reporter_user_id", sa.String(36), nullable=False),
-        sa.Column("reporter_ip_key", sa.String(64), nullable=False),
-        sa.Column("target_user_id", sa.String(36), nullable=False),
-        sa.Column("target_ip_key", sa.String(64), nullable=False),
+        uuid_column("id"),
+        room_id(),
+        uuid_column("reporter_user_id"),
+        ip_key("reporter_ip_key"),
+        uuid_column("target_user_id"),
+        ip_key("target_ip_key"),
         sa.Column("target_name", sa.String(100), nullable=False),
         sa.Column("reason", sa.String(32), nullable=False),
-        sa.Column("text", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("resolution", sa.Text, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_reports"),
+        text("text"),
+        moment("created_at"),
+        moment("resolved_at", nullable=True),
+        text("resolution"),
     )
-    op.create_index("ix_reports_reporter_ip_key", "reports", ["reporter_ip_key"])
-    op.create_index("ix_reports_target_user_id", "reports", ["target_user_id"])
-    op.create_index("ix_reports_target_ip_key", "reports", ["target_ip_key"])
-    op.create_index("ix_reports_created_at", "reports", ["created_at"])
-    op.create_table(
+    for column in ("reporter_ip_key", "target_user_id", "target_ip_key", "created_at"):
+        op.create_index(f"ix_reports_{column}", "reports", [column])
+    create_table(
         "bans",
-        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
-        sa.Column("ip_key", sa.String(64), nullable=False),
-        sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("public_reason", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("lifted_at", sa.DateTime(timezone=True), nullable=True),
+        serial_id(),
+        ip_key(),
+        text("reason"),
+        text("public_reason"),
+        moment("created_at"),
+        moment("expires_at", nullable=True),
+        moment("lifted_at", nullable=True),
         sa.Column("created_by", sa.String(32), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_bans"),
     )
     op.create_index("ix_bans_ip_key", "bans", ["ip_key"])
-    op.create_table(
+    create_table(
         "audit_log",
-        sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
+        serial_id(),
         sa.Column("token_id", sa.String(32), nullable=False),
-        sa.Column("ip_key", sa.String(64), nullable=False),
+        ip_key(),
         sa.Column("action", sa.String(200), nullable=False),
-        sa.Column("detail", sa.Text, nullable=False),
+        text("detail"),
         sa.Column("status", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
+        moment("created_at"),
     )
     op.create_index("ix_audit_log_created_at", "audit_log", ["created_at"])
 

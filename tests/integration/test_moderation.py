@@ -262,3 +262,39 @@ async def test_an_invalid_operator_query_is_audited_as_refused(server_factory) -
     entries = (await admin(server, "GET", "/audit")).json()["entries"]
     refused = [e for e in entries if e["detail"] == "limit=-5"]
     assert [e["status"] for e in refused] == [400], entries
+
+
+async def _metric(node, name: str) -> float:  # noqa: ANN001
+    async with http_client(node.url, new_ip()) as http:
+        text = (await http.get("/metrics")).text
+    return next(float(line.split()[1]) for line in text.splitlines() if line.startswith(f"{name} "))
+
+
+async def test_find_by_user_id_bans_in_the_metrics_and_every_call_logged(
+        server_factory, clients, logs) -> None:
+    server = server_factory(admin_token=TOKEN)
+    _, bo_id = await seated(clients, server, "Bo")
+    found = (await admin(server, "GET", "/people", params={"userId": bo_id})).json()["people"]
+    assert [(p["userId"], p["displayName"], p["roomId"]) for p in found] == [(bo_id, "Bo", "deep-focus")]
+    assert (await admin(server, "GET", "/people", params={"userId": "nobody"})).json() == {"people": []}
+
+    assert (await admin(server, "POST", "/bans", json={"userId": bo_id, "reason": "r"})).status_code == 200
+    for node in server.nodes:  # every node holds the ban; the one that made it counts it
+        async def in_force(n=node) -> bool:  # noqa: ANN001
+            return await _metric(n, "publicrooms_bans_active") == 1
+
+        await wait_for(in_force, "ban in force everywhere")
+    assert sum([await _metric(n, "publicrooms_moderation_bans_total") for n in server.nodes]) == 1
+    assert (await admin(server, "POST", "/unban", json={"userId": bo_id})).status_code == 200
+    assert sum([await _metric(n, "publicrooms_moderation_unbans_total") for n in server.nodes]) == 1
+    for node in server.nodes:
+        async def lifted(n=node) -> bool:  # noqa: ANN001
+            return await _metric(n, "publicrooms_bans_active") == 0
+
+        await wait_for(lifted, "ban lifted everywhere")
+
+    calls = [(e["action"], e["status"]) for e in logs if e["event"] == "operator call"]
+    assert calls == [("GET /api/admin/people", 200), ("GET /api/admin/people", 200),
+                     ("POST /api/admin/bans", 200), ("POST /api/admin/unban", 200)]
+    assert all(len(e["token"]) == 12 and TOKEN not in str(e) for e in logs
+               if e["event"] == "operator call")

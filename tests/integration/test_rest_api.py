@@ -205,3 +205,27 @@ async def test_health_readiness_and_metrics(server, http, clients) -> None:
         counts.append(float(line.split()[1]))
     assert sum(counts) == 1.0
     assert 'publicrooms_job_runs_total{job="inactive-users"}' in text
+
+
+def _documented_join_fields() -> dict[str, str]:
+    """The rows of docs/protocol.md's join-answer table: field -> its description."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    table = text.split("**The join answer**", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| `")]
+    return {field.strip().strip("`"): what.strip() for field, what in rows}
+
+
+async def test_every_join_answer_field_is_documented(server, http, clients) -> None:
+    documented = _documented_join_fields()
+    client = http(server.url)
+    user = (await client.post("/api/public/users", json={"displayName": "Doc"})).json()
+    rest = (await client.post("/api/public/rooms/deep-focus/join", json={"userId": user["userId"]})).json()
+    socket = await clients(server.url, "/public-room/pomodoro").connect()
+    ack = await socket.call("join-room", {"userName": "Doc Two"})
+    for answer in (rest, ack):
+        assert answer["success"] is True, answer
+        assert set(answer) == set(documented), f"join answer {sorted(answer)} vs docs {sorted(documented)}"
+        for key in answer["mediaConfig"]:
+            assert f"`{key}`" in documented["mediaConfig"] or key in documented["mediaConfig"], key

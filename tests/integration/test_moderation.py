@@ -298,3 +298,14 @@ async def test_find_by_user_id_bans_in_the_metrics_and_every_call_logged(
                      ("POST /api/admin/bans", 200), ("POST /api/admin/unban", 200)]
     assert all(len(e["token"]) == 12 and TOKEN not in str(e) for e in logs
                if e["event"] == "operator call")
+
+
+async def test_operator_room_list_shows_who_waits_in_the_queue(server_factory, clients) -> None:
+    server = server_factory(admin_token=TOKEN, system_capacity=1)
+    await seated(clients, server, "Ana")
+    bo = await clients(server.url, ROOM).connect()
+    waiting = await bo.call("join-room", {"userName": "Bo Waits"})
+    assert waiting["error"]["code"] == "SYSTEM_AT_CAPACITY", waiting
+    queue = (await admin(server, "GET", "/rooms")).json()["queue"]
+    assert [(q["position"], q["displayName"], q["roomId"]) for q in queue] == [(1, "Bo Waits", "deep-focus")]
+    assert queue[0]["userId"]

@@ -1,10 +1,12 @@
 """Chat broadcast cost: server CPU per delivered message, and delivery latency.
 
 Starts `publicrooms serve` as its own process (media off), seats N listeners in one room from
-distinct loopback addresses, sends M messages from one of them and measures the server
+distinct loopback addresses, sends M messages from the first S of them (round-robin, one every `--interval` seconds in
+all) and measures the server
 process's CPU time (utime+stime from /proc) per delivered copy, plus send→receive latency.
 
-    .venv/bin/python bench/broadcast.py --listeners 100 --messages 200 [--compression]
+    .venv/bin/python bench/broadcast.py --listeners 100 --messages 200 [--senders 10] [--compression]
+    .venv/bin/python bench/broadcast.py ... --node /path/to/node_modules   # the Node reference
 """
 
 from __future__ import annotations
@@ -64,9 +66,14 @@ async def run(args: argparse.Namespace) -> dict:
            "PUBLICROOMS_LIMITS__RECONNECT_FREE_ATTEMPTS": "1000000",
            "PUBLICROOMS_WS_COMPRESSION": "true" if args.compression else "false",
            "PUBLICROOMS_LOG_LEVEL": "warning"}
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "publicrooms.cli", "serve", "--port", str(port), "--data-dir",
-        data_dir, env=env)
+    if args.node:
+        command = ["node", os.path.join(os.path.dirname(__file__), "node_chat_server.js"),
+                   str(port)]
+        env = {**os.environ, "NODE_PATH": args.node}
+    else:
+        command = [sys.executable, "-m", "publicrooms.cli", "serve", "--port", str(port),
+                   "--data-dir", data_dir]
+    server = await asyncio.create_subprocess_exec(*command, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -83,14 +90,15 @@ async def run(args: argparse.Namespace) -> dict:
             clients += await asyncio.gather(*(listener(url, i, received, sent_at)
                                               for i in range(start, min(start + 20,
                                                                         args.listeners))))
-        sender = clients[0][0]
+        senders = [client for client, _ in clients[:args.senders]]
         await asyncio.sleep(0.5)
+        load_before = open("/proc/loadavg").read().split()[0]
         cpu_before, wall_before = cpu_seconds(server.pid), time.perf_counter()
         expected = args.messages * args.listeners
         for i in range(args.messages):
             content = f"message {i} " + "x" * args.size
             sent_at[content] = time.perf_counter()
-            await sender.emit("send-message", {"content": content},
+            await senders[i % len(senders)].emit("send-message", {"content": content},
                               namespace=f"/public-room/{ROOM}")
             await asyncio.sleep(args.interval)
         deadline = time.perf_counter() + 60
@@ -103,13 +111,14 @@ async def run(args: argparse.Namespace) -> dict:
             await session.close()
         latencies = sorted(received)
         return {
-            "listeners": args.listeners, "messages": args.messages,
+            "listeners": args.listeners, "messages": args.messages, "senders": len(senders),
             "compression": args.compression, "delivered": len(received), "expected": expected,
             "server_cpu_s": round(cpu, 3),
             "server_cpu_us_per_delivery": round(cpu / max(1, len(received)) * 1e6, 1),
             "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
             "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
             "wall_s": round(wall, 2),
+            "loadavg": f"{load_before} → {open('/proc/loadavg').read().split()[0]}",
         }
     finally:
         server.terminate()
@@ -120,9 +129,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=100)
     parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--senders", type=int, default=1, help="listeners that also send")
     parser.add_argument("--size", type=int, default=60, help="extra characters per message")
     parser.add_argument("--interval", type=float, default=0.01, help="seconds between sends")
     parser.add_argument("--compression", action="store_true")
+    parser.add_argument("--node", metavar="NODE_MODULES",
+                        help="run bench/node_chat_server.js (socket.io from this node_modules) "
+                             "instead of publicrooms, as the reference")
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 
 

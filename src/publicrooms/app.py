@@ -37,6 +37,7 @@ from publicrooms.security.connections import ConnectionGuard
 from publicrooms.security.ipkey import IpKeyer, load_secret
 from publicrooms.security.ratelimit import RateLimiter
 from publicrooms.security.rules import limit_rules
+from publicrooms.services.chatlog import ChatLog
 from publicrooms.services.cleanup import InactiveUserSweep, TableSweep
 from publicrooms.services.media_routing import RoutedMedia
 from publicrooms.services.moderation import BanList, ModerationService, ban_error
@@ -122,7 +123,9 @@ class PublicRooms:
             message_max=settings.message_max, media=self.routed_media,
             admission_hold_s=cleanup.rest_seat_hold_s, rest_hold_s=cleanup.rest_seat_hold_s,
             reconnect_grace_s=cleanup.reconnect_grace_s, timers=self.timers,
-            status_max=settings.status_max)
+            status_max=settings.status_max,
+            chat=ChatLog(sql, window_s=settings.chat_commit_window_s,
+                         max_batch=settings.chat_commit_max, across_nodes=state.shared))
         self.timers.on_change = room_service.announce_room
         self.ctx = AppContext(
             settings=settings,

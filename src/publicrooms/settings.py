@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     history_length: PositiveInt = 50
     display_name_max: PositiveInt = 50
     message_max: PositiveInt = 1000
+    # Group commit: chat messages arriving while one batch is written share the next
+    # transaction; a lone message is written at once unless this asks it to wait for company.
+    chat_commit_window_s: float = Field(
+        default=0.0, ge=0, le=0.1,
+        description="how long a chat batch waits for more messages before it is written")
+    chat_commit_max: PositiveInt = Field(default=200, description="messages per chat transaction")
     report_text_max: PositiveInt = 500
     status_max: PositiveInt = 80  # "working on…" status
     timer_check_interval_s: float = Field(

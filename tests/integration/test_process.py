@@ -13,6 +13,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from tests.support.clients import wait_for
 
@@ -287,3 +288,48 @@ async def test_operator_cli_against_a_running_server(tmp_path, clients) -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request) -> str | None:  # noqa: ANN001
+    """None: the default SQLite file in the data directory."""
+    return request.getfixturevalue("pg_database_url") if request.param == "postgres" else None
+
+
+async def test_acknowledged_messages_survive_kill_9_right_after_the_ack(
+        tmp_path, clients, database_url) -> None:  # noqa: ANN001
+    env = {"PUBLICROOMS_MEDIA__ENABLED": "false", "PUBLICROOMS_LIMITS__CHAT_PER_MINUTE": "1000",
+           # Batches of several messages (group commit), as under load.
+           "PUBLICROOMS_CHAT_COMMIT_WINDOW_S": "0.005"}
+    if database_url:
+        env["PUBLICROOMS_DATABASE_URL"] = database_url
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = await _serve(tmp_path, port, **env)
+    try:
+        await _ready(url)
+        senders = []
+        for name in ("Ana", "Bo", "Cy"):
+            sender = await clients(url, "/public-room/deep-focus").connect()
+            assert (await sender.call("join-room", {"userName": name}))["success"]
+            senders.append(sender)
+        acks = await asyncio.gather(*(s.call("send-message", {"content": f"{i}.{n}"})
+                                      for n in range(8) for i, s in enumerate(senders)))
+        os.killpg(process.pid, signal.SIGKILL)  # the instant the last ack arrived
+        await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert all(ack["success"] for ack in acks), acks
+    acked = {ack["message"]["id"] for ack in acks}
+
+    again = await _serve(tmp_path, port, **env)
+    try:
+        await _ready(url)
+        late = await clients(url, "/public-room/deep-focus").connect()
+        history = (await late.call("join-room", {"userName": "Late"}))["recentMessages"]
+        assert {m["id"] for m in history} == acked
+    finally:
+        os.killpg(again.pid, signal.SIGKILL)
+        await again.wait()

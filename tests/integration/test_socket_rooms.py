@@ -166,6 +166,34 @@ async def test_chat_history_keeps_the_last_fifty_oldest_first(server_factory, cl
     assert contents == [f"message {i}" for i in range(5, 55)]
 
 
+async def test_history_order_is_delivery_order_under_concurrent_senders(server_factory,
+                                                                         clients) -> None:
+    import asyncio
+
+    from publicrooms.settings import LimitSettings
+
+    # A commit window makes the senders' messages share transactions (group commit).
+    server = server_factory(limits=LimitSettings(chat_per_minute=1000), chat_commit_window_s=0.005)
+    senders = [(await join(clients, server, f"S{i}"))[0] for i in range(4)]
+    listener, _ = await join(clients, server, "Lu")
+
+    async def burst(index: int, sender: SocketClient) -> list[str]:
+        acks = await asyncio.gather(*(sender.call("send-message", {"content": f"{index}.{n}"})
+                                      for n in range(10)))
+        assert all(ack["success"] for ack in acks), acks
+        return [ack["message"]["id"] for ack in acks]
+
+    acked = await asyncio.gather(*(burst(i, s) for i, s in enumerate(senders)))
+    everyone = [*senders, listener]
+    await wait_for(lambda: all(len(c.events["new-message"]) == 40 for c in everyone),
+                   "every message reached every seat")
+    delivered = [[e["message"]["id"] for e in c.events["new-message"]] for c in everyone]
+    assert all(order == delivered[0] for order in delivered), "seats saw different orders"
+    assert sorted(delivered[0]) == sorted(i for ids in acked for i in ids)
+    _, late = await join(clients, server, "Late")
+    assert [m["id"] for m in late["recentMessages"]] == delivered[0]
+
+
 async def test_unknown_events_and_switched_off_media_are_answered(server, clients) -> None:
     ana, _ = await join(clients, server, "Ana")
     unknown = await ana.call("make-coffee", {"sugar": 2})

@@ -6,6 +6,7 @@ One use case per action, the same for REST and Socket.IO; socket ids never reach
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import structlog
@@ -30,6 +31,7 @@ from publicrooms.schemas.rooms import (
 from publicrooms.schemas.timer import TimerRead
 from publicrooms.security.sanitize import clean_message
 from publicrooms.services.broadcast import Broadcaster
+from publicrooms.services.chatlog import ChatLog
 from publicrooms.services.media import MediaPort, NoMedia
 from publicrooms.services.timer import TimerService
 from publicrooms.services.views import iso, message_view, participant_view, room_view
@@ -37,7 +39,7 @@ from publicrooms.state.holds import HoldStore
 from publicrooms.state.locks import LockStore
 from publicrooms.state.seats import Admission, Seat, SeatOutcome, SeatStore
 from publicrooms.state.sessions import SessionStore
-from publicrooms.store.sql import RoomRecord, SqlStore, UserRecord
+from publicrooms.store.sql import MessageRecord, RoomRecord, SqlStore, UserRecord
 
 log = structlog.get_logger("publicrooms.rooms")
 
@@ -59,8 +61,9 @@ class RoomService:
                  message_max: int, media: MediaPort | None = None,
                  admission_hold_s: float = 30.0, rest_hold_s: float = 30.0,
                  reconnect_grace_s: float = 10.0, timers: TimerService | None = None,
-                 status_max: int = 80) -> None:
+                 status_max: int = 80, chat: ChatLog | None = None) -> None:
         self._sql = sql
+        self._chat = chat or ChatLog(sql)
         self._seats = seats
         self._holds = holds
         # Seat changes for one user are serialised so the SQL record follows the seat exactly.
@@ -345,12 +348,14 @@ class RoomService:
         """Persist a chat message and broadcast it to the whole room, sender included."""
         seat = await self.seated_in(user_id=user_id, room_id=room_id)
         text = clean_message(content, self._message_max)
-        record = await self._sql.add_message(room_id=room_id, user_id=user_id,
-                                             sender_name=seat.display_name, content=text,
-                                             created_at=self._clock.now())
+        record = MessageRecord(id=str(uuid.uuid4()), room_id=room_id, user_id=user_id,
+                               sender_name=seat.display_name, content=text,
+                               created_at=self._clock.now())
         message = message_view(record)
-        await self._broadcaster.to_room(room_id, "new-message",
-                                        {"roomId": room_id, "message": message.wire()})
+        payload = {"roomId": room_id, "message": message.wire()}
+        # Committed (with whatever else arrived meanwhile), then announced in history order.
+        await self._chat.append(record, lambda: self._broadcaster.to_room(
+            room_id, "new-message", payload))
         return message
 
     async def _announce_occupancy(self, room: RoomRecord, occupancy: int) -> None:

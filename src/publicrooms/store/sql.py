@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -55,6 +56,13 @@ def _user(row: models.User) -> UserRecord:
 def _message(row: models.Message) -> MessageRecord:
     return MessageRecord(row.id, row.room_id, row.user_id, row.sender_name, row.content,
                          _utc(row.created_at))
+
+
+# Chat writers on several nodes take turns from insert to fan-out (a PostgreSQL advisory lock).
+CHAT_LOCK = 0x63686174  # "chat"
+_CHAT_LOCK = text("SELECT pg_advisory_lock(:key)")
+_CHAT_UNLOCK = text("SELECT pg_advisory_unlock(:key)")
+_INSERT_MESSAGE = insert(models.Message.__table__)
 
 
 class SqlStore:
@@ -140,8 +148,6 @@ class SqlStore:
         async with self._session() as session, session.begin():
             if self.engine.dialect.name == "postgresql":
                 # Nodes starting together take turns, as for migrations.
-                from sqlalchemy import text
-
                 from publicrooms.store.database import MIGRATION_LOCK
 
                 await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
@@ -227,13 +233,28 @@ class SqlStore:
 
     # messages ------------------------------------------------------------------------------
 
-    async def add_message(self, *, room_id: str, user_id: str, sender_name: str, content: str,
-                          created_at: datetime) -> MessageRecord:
-        row = models.Message(id=str(uuid.uuid4()), room_id=room_id, user_id=user_id,
-                             sender_name=sender_name, content=content, created_at=created_at)
-        async with self._session() as session, session.begin():
-            session.add(row)
-        return _message(row)
+    @asynccontextmanager
+    async def message_batch(self, records: Sequence[MessageRecord], *,
+                            across_nodes: bool = False) -> AsyncIterator[None]:
+        """Insert chat messages in one transaction (in order: `seq` follows the sequence); the
+        body runs once it has committed. With `across_nodes` on PostgreSQL the body runs while
+        holding a session lock that every node's chat writer takes, so what the body sends
+        goes out in the order of the history on all nodes."""
+        ordered = across_nodes and self.engine.dialect.name == "postgresql"
+        async with self.engine.connect() as connection:
+            if ordered:
+                await connection.execute(_CHAT_LOCK, {"key": CHAT_LOCK})
+            try:
+                await connection.execute(_INSERT_MESSAGE, [
+                    {"id": r.id, "room_id": r.room_id, "user_id": r.user_id,
+                     "sender_name": r.sender_name, "content": r.content,
+                     "created_at": r.created_at} for r in records])
+                await connection.commit()
+                yield
+            finally:
+                if ordered:
+                    await connection.execute(_CHAT_UNLOCK, {"key": CHAT_LOCK})
+                    await connection.commit()
 
     async def recent_messages(self, room_id: str, limit: int) -> list[MessageRecord]:
         """The newest `limit` messages of a room, oldest first."""

@@ -1,0 +1,80 @@
+"""Group commit for chat: one transaction for the messages that arrive together.
+
+A message is handed to the log with the fan-out that announces it. The log writes every message
+waiting at that moment in one transaction (core SQL, no ORM session); once it has committed it
+runs the batch's fan-outs one after another in commit order, and only then does each sender's
+`append` return, so the acknowledgement follows the commit (an acknowledged message survives a
+crash) and the order the room sees is the order of the history (`seq`). Messages arriving while a
+batch is written form the next batch: under load the transactions grow, while a lone message is
+written at once (unless `window_s` asks to wait for company).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from publicrooms.store.sql import MessageRecord, SqlStore
+
+Deliver = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: MessageRecord
+    deliver: Deliver
+    done: asyncio.Future
+
+
+class ChatLog:
+    def __init__(self, sql: SqlStore, *, window_s: float = 0.0, max_batch: int = 200,
+                 across_nodes: bool = False) -> None:
+        self._sql = sql
+        self._window_s = window_s
+        self._max_batch = max_batch
+        # Several nodes write to one database: the fan-out runs under the database's chat lock.
+        self._across_nodes = across_nodes
+        self._pending: list[_Pending] = []
+        self._writer: asyncio.Task | None = None
+
+    async def append(self, record: MessageRecord, deliver: Deliver) -> None:
+        """Persist `record`, then run `deliver`; returns (or raises) once both are done."""
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(record, deliver, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="chat-log")
+        # A sender that goes away does not stop its message: the writer owns it now.
+        await asyncio.shield(done)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            if self._window_s > 0:
+                await asyncio.sleep(self._window_s)
+            batch = self._pending[:self._max_batch]
+            del self._pending[:self._max_batch]
+            await self._write(batch)
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            async with self._sql.message_batch([p.record for p in batch],
+                                               across_nodes=self._across_nodes):
+                for pending in batch:
+                    try:
+                        await pending.deliver()
+                    except Exception as error:  # noqa: BLE001 - that sender is told
+                        _settle(pending.done, error)
+                    else:
+                        _settle(pending.done, None)
+        except Exception as error:  # noqa: BLE001 - not committed: every sender is told
+            for pending in batch:
+                _settle(pending.done, error)
+
+
+def _settle(done: asyncio.Future, error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

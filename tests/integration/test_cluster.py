@@ -172,3 +172,37 @@ async def test_five_hundred_joins_over_three_nodes_against_capacity_100(cluster_
     assert highest <= 100 and await cluster.query(lambda app: app.state.seats.total()) == 100
     remaining = [e.user_id for e in await cluster.query(lambda app: app.state.seats.queue())]
     assert remaining == order[10:]
+
+
+async def test_a_room_whose_chat_waits_does_not_hold_up_another_room(cluster_factory,
+                                                                      clients) -> None:
+    """Chat writers take turns per room (history order equals delivery order on every node);
+    a room whose turn is held up leaves the other rooms' chat flowing."""
+    import asyncpg
+
+    from publicrooms.store.sql import CHAT_LOCK
+
+    cluster = cluster_factory()
+    ana = await clients(cluster.nodes[0].url, ROOM).connect()
+    bo = await clients(cluster.nodes[1].url, "/public-room/pomodoro").connect()
+    assert (await ana.call("join-room", {"userName": "Ana"}))["success"]
+    assert (await bo.call("join-room", {"userName": "Bo"}))["success"]
+    dsn = cluster.settings.resolved_database_url.replace("postgresql+asyncpg://", "postgresql://")
+    holder = await asyncpg.connect(dsn)
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1, hashtext('deep-focus'))", CHAT_LOCK)
+        held = asyncio.ensure_future(ana.call("send-message", {"content": "waits its turn"}))
+
+        async def ana_waits() -> bool:
+            return bool(await holder.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid = $1::bigint::oid", CHAT_LOCK))
+
+        await wait_for(ana_waits, "Ana's message waits for the deep-focus chat turn")
+        other = await bo.call("send-message", {"content": "another room goes on"})
+        assert other["success"], other
+        assert not held.done(), "deep-focus's message went out while its turn was held"
+        await holder.execute("SELECT pg_advisory_unlock($1, hashtext('deep-focus'))", CHAT_LOCK)
+        assert (await held)["success"]
+    finally:
+        await holder.close()

@@ -58,10 +58,11 @@ def _message(row: models.Message) -> MessageRecord:
                          _utc(row.created_at))
 
 
-# Chat writers on several nodes take turns from insert to fan-out (a PostgreSQL advisory lock).
+# Chat writers on several nodes take turns per room from insert to fan-out (a PostgreSQL
+# advisory lock keyed by the room: other rooms' chat does not wait).
 CHAT_LOCK = 0x63686174  # "chat"
-_CHAT_LOCK = text("SELECT pg_advisory_lock(:key)")
-_CHAT_UNLOCK = text("SELECT pg_advisory_unlock(:key)")
+_CHAT_LOCK = text("SELECT pg_advisory_lock(:key, hashtext(:room))")
+_CHAT_UNLOCK = text("SELECT pg_advisory_unlock(:key, hashtext(:room))")
 _INSERT_MESSAGE = insert(models.Message.__table__)
 
 
@@ -238,12 +239,14 @@ class SqlStore:
                             across_nodes: bool = False) -> AsyncIterator[None]:
         """Insert chat messages in one transaction (in order: `seq` follows the sequence); the
         body runs once it has committed. With `across_nodes` on PostgreSQL the body runs while
-        holding a session lock that every node's chat writer takes, so what the body sends
-        goes out in the order of the history on all nodes."""
-        ordered = across_nodes and self.engine.dialect.name == "postgresql"
+        holding, for each room of the batch, a session lock that every node's chat writer
+        takes for that room, so what the body sends goes out in the order of the room's
+        history on all nodes. The rooms are locked in one order, so writers never deadlock."""
+        rooms = sorted({r.room_id for r in records}) \
+            if across_nodes and self.engine.dialect.name == "postgresql" else []
         async with self.engine.connect() as connection:
-            if ordered:
-                await connection.execute(_CHAT_LOCK, {"key": CHAT_LOCK})
+            for room in rooms:
+                await connection.execute(_CHAT_LOCK, {"key": CHAT_LOCK, "room": room})
             try:
                 await connection.execute(_INSERT_MESSAGE, [
                     {"id": r.id, "room_id": r.room_id, "user_id": r.user_id,
@@ -252,8 +255,9 @@ class SqlStore:
                 await connection.commit()
                 yield
             finally:
-                if ordered:
-                    await connection.execute(_CHAT_UNLOCK, {"key": CHAT_LOCK})
+                for room in rooms:
+                    await connection.execute(_CHAT_UNLOCK, {"key": CHAT_LOCK, "room": room})
+                if rooms:
                     await connection.commit()
 
     async def recent_messages(self, room_id: str, limit: int) -> list[MessageRecord]:

@@ -153,7 +153,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         """Disconnect a client that stopped reading (as a transport error: its seat is held
         for the reconnect grace), and drop its connection: its writer is stuck on a full
         TCP buffer and would never see the end of the queue."""
-        log.warning("slow reader cut off", queued_packets=self.queue.qsize(),
+        log.warning("slow reader cut off", sid=self.sid, queued_packets=self.queue.qsize(),
                     queued_bytes=self.queued_bytes)
         try:
             await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
@@ -257,7 +257,10 @@ class StrictServer(socketio.AsyncServer):
         return {"engineio_sessions": len(self.session_ids()),
                 "namespace_deadlines": len(self._deadlines),
                 "pending_attachments": len(self._binary_packet),
-                "send_queue_packets": sum(s.queue.qsize() for s in self.eio.sockets.values())}
+                # Open sessions only: a closed one keeps its last packets until Engine.IO's
+                # service task sweeps it from the table.
+                "send_queue_packets": sum(s.queue.qsize() for s in self.eio.sockets.values()
+                                          if not s.closed)}
 
     def send_queue_of(self, eio_sid: str) -> tuple[int, int] | None:
         """(packets, bytes) waiting to be sent to a session, or None if it is not open here."""

@@ -1,0 +1,123 @@
+"""Lobby fan-out to idle viewers, RSS per idle connection, and connect storm, beside Node.
+
+Starts a fresh server per measurement (`publicrooms serve` on its defaults plus the capacities
+below, media off, SQLite; or bench/node_chat_server.js on plain socket.io 4.8.1) and runs the
+client generator bench/lobby.mjs (socket.io-client, one Node process) against it:
+
+    .venv/bin/python bench/lobby.py --node /path/to/node_modules [--viewers 10000]
+        [--trials 20] [--storm 500] [--only lobby|storm] [--servers publicrooms,node]
+
+`/path/to/node_modules` holds socket.io 4.8.1 (`npm install socket.io@4.8.1`); the clients
+come from tests/node/node_modules. Every client has its own loopback address (127.10.x.y for
+viewers, 127.100.x.y for the storm), so publicrooms' per-address rules stay at their defaults;
+only the system and room capacities are raised. Prints one JSON line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLIENT_MODULES = os.path.join(HERE, "..", "tests", "node", "node_modules")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(kind: str, port: int, node_modules: str | None) -> subprocess.Popen:
+    if kind == "node":
+        if not node_modules:
+            sys.exit("--node DIR/node_modules (with socket.io 4.8.1) is needed for the reference")
+        return subprocess.Popen(["node", os.path.join(HERE, "node_chat_server.js"), str(port)],
+                                env={**os.environ, "NODE_PATH": node_modules})
+    rooms = [{"id": "trigger", "name": "Trigger", "capacity": 10},
+             {"id": "storm", "name": "Storm", "capacity": 10_000}]
+    env = {**os.environ,
+           "PUBLICROOMS_MEDIA__ENABLED": "false",
+           "PUBLICROOMS_ROOMS": json.dumps(rooms),
+           "PUBLICROOMS_SYSTEM_CAPACITY": "10000",
+           "PUBLICROOMS_LOG_LEVEL": "warning"}
+    return subprocess.Popen([sys.executable, "-m", "publicrooms.cli", "serve", "--port",
+                             str(port), "--data-dir", tempfile.mkdtemp()], env=env)
+
+
+def wait_ready(url: str) -> None:
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(url + "/ready", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server never became ready")
+
+
+def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
+    port = free_port()
+    server = start(kind, port, args.node)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url)
+        time.sleep(1)
+        load_before = open("/proc/loadavg").read().split()[0]
+        command = ["node", os.path.join(HERE, "lobby.mjs"), "--url", url,
+                   "--server-pid", str(server.pid), "--client-modules", CLIENT_MODULES,
+                   "--mode", mode, "--viewers", str(args.viewers), "--trials", str(args.trials),
+                   "--batch", str(args.batch), "--storm", str(args.storm),
+                   "--concurrency", str(args.concurrency or args.storm)]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+        if out.returncode != 0:
+            raise RuntimeError(f"generator failed: {out.stderr[-2000:]}")
+        sys.stderr.write(out.stderr[-2000:])
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        result["loadavg"] = f"{load_before} → {open('/proc/loadavg').read().split()[0]}"
+        return {"server": kind, **result}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--viewers", type=int, default=10_000)
+    parser.add_argument("--trials", type=int, default=20, help="seat changes timed")
+    parser.add_argument("--batch", type=int, default=200, help="viewers connecting at once")
+    parser.add_argument("--storm", type=int, default=500, help="clients in the connect storm")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="storm clients in flight at once (default: all)")
+    parser.add_argument("--only", choices=["lobby", "storm"])
+    parser.add_argument("--servers", default="node,publicrooms",
+                        help="comma-separated, run in this order")
+    parser.add_argument("--repeat", type=int, default=1, help="sittings, order reversed each time")
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--node", metavar="NODE_MODULES",
+                        help="node_modules holding socket.io 4.8.1 for the reference server")
+    args = parser.parse_args()
+    # Both servers inherit this limit; 10 000 viewers need 10 000 descriptors on each side.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < args.viewers + 1000:
+        print(f"warning: RLIMIT_NOFILE hard limit {hard} < viewers + 1000", file=sys.stderr)
+    servers = args.servers.split(",")
+    modes = [args.only] if args.only else ["storm", "lobby"]
+    for sitting in range(args.repeat):
+        order = servers if sitting % 2 == 0 else servers[::-1]
+        for mode in modes:
+            for kind in order:
+                print(json.dumps(measure(kind, mode, args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

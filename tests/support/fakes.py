@@ -16,7 +16,7 @@ class RecordingBroadcaster:
         self.user_events: list[tuple[str, str, str, dict[str, Any]]] = []
 
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      except_user: str | None = None) -> None:
+                      except_user: str | None = None, in_order: bool = False) -> None:
         self.room_events.append((room_id, event, data))
 
     async def to_lobby(self, event: str, data: dict[str, Any]) -> None:

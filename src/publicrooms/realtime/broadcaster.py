@@ -30,12 +30,16 @@ class SocketBroadcaster:
         self._sessions = sessions
 
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      except_user: str | None = None) -> None:
+                      except_user: str | None = None, in_order: bool = False) -> None:
         namespace = room_namespace(room_id)
         skip = None
         if except_user is not None:
             skip = [s.sid for s in await self._sessions.sockets(except_user)
                     if s.namespace == namespace] or None
+        emit_in_order = getattr(self._sio.manager, "emit_in_order", None)
+        if in_order and emit_in_order is not None:  # several nodes: one order for all of them
+            await emit_in_order(event, data, room=SEATED, namespace=namespace, skip_sid=skip)
+            return
         await self._sio.emit(event, data, room=SEATED, namespace=namespace, skip_sid=skip)
 
     async def to_lobby(self, event: str, data: dict[str, Any]) -> None:

@@ -7,8 +7,9 @@ from typing import Any, Protocol
 
 class Broadcaster(Protocol):
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      except_user: str | None = None) -> None:
-        """Send to everyone seated in a room (but `except_user`), on every node."""
+                      except_user: str | None = None, in_order: bool = False) -> None:
+        """Send to everyone seated in a room (but `except_user`), on every node. `in_order`:
+        every seat on every node gets such sends in the order they were made."""
 
     async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
         """Send to every lobby viewer."""

@@ -355,7 +355,7 @@ class RoomService:
         payload = {"roomId": room_id, "message": message.wire()}
         # Committed (with whatever else arrived meanwhile), then announced in history order.
         await self._chat.append(record, lambda: self._broadcaster.to_room(
-            room_id, "new-message", payload))
+            room_id, "new-message", payload, in_order=True))
         return message
 
     async def _announce_occupancy(self, room: RoomRecord, occupancy: int) -> None:

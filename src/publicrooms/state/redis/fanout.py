@@ -11,8 +11,14 @@ Each node hands what it reads to its own sockets' send queues, which are bounded
 and never wait (realtime/engineio_adapter.py): a client that stops reading on one node is cut
 off there and holds up neither this reader nor the other nodes.
 
+python-socketio delivers a broadcast on its own node at once and on the others when they read
+it, so two nodes' broadcasts to one room can reach its members in different orders. Chat must
+not (every seat sees the history's order): `emit_in_order` sends through the stream only, and
+every node, this one included, delivers it when it reads it, in the stream's order.
+
 This is the one place that overrides python-socketio internals (`AsyncRedisManager._publish`,
-`_listen`, `_redis_connect` and the `redis` attribute, used by `AsyncPubSubManager._thread`):
+`_listen`, `_redis_connect` and the `redis` attribute, used by `AsyncPubSubManager._thread`;
+`_handle_emit` and the message shape it reads):
 the version is pinned in pyproject.toml and `self_test()` runs at start-up.
 """
 
@@ -27,6 +33,8 @@ log = structlog.get_logger("publicrooms.fanout")
 
 READ_BLOCK_MS = 1000      # one XREAD waits this long for new entries, then reads again
 READ_COUNT = 512          # entries taken per XREAD
+# The sender of an in-order emit: a host id no node has, so every node handles it, this one too.
+IN_ORDER_HOST = "in-order"
 
 
 class RedisFanout(socketio.AsyncRedisManager):
@@ -41,7 +49,16 @@ class RedisFanout(socketio.AsyncRedisManager):
         self.retry_s = retry_s
         self.read_from: str | None = None   # id of the last entry handled (None: not started)
 
-    async def _publish(self, data) -> None:  # noqa: ANN001 - overrides a private method
+    async def emit_in_order(self, event: str, data: dict, *, namespace: str,
+                            room: str | None = None, skip_sid: list[str] | None = None) -> None:
+        """Broadcast so that every node, this one included, delivers it in stream order."""
+        message = {"method": "emit", "event": event, "data": [data], "binary": False,
+                   "namespace": namespace, "room": room, "skip_sid": skip_sid,
+                   "callback": None, "host_id": IN_ORDER_HOST}
+        if not await self._publish(message):
+            await self._handle_emit(message)  # Redis unreachable: this node's members still hear it
+
+    async def _publish(self, data) -> bool:  # noqa: ANN001 - overrides a private method
         payload = self.json.dumps(data)
         for attempt in (1, 2):
             try:
@@ -49,13 +66,14 @@ class RedisFanout(socketio.AsyncRedisManager):
                     self._redis_connect()
                 await self.redis.xadd(self.stream, {"d": payload}, maxlen=self.backlog,
                                       approximate=True)
-                return
+                return True
             except Exception as exc:  # noqa: BLE001 - any failure: reconnect once, then give up
                 self.connected = False
                 if attempt == 2:
                     # The local delivery has happened; callers refuse new work during an outage.
                     log.error("fan-out could not append a broadcast", error=repr(exc),
                               method=data.get("method"))
+        return False
 
     async def _start_position(self) -> str:
         """Entries after now (by Redis's clock): what this node publishes or is sent from here."""
@@ -64,7 +82,12 @@ class RedisFanout(socketio.AsyncRedisManager):
 
     async def _listen(self):  # noqa: ANN202 - overrides a private generator
         reading = False
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # redis-py's asyncio client can swallow a cancellation that lands inside a
+                # command (XREAD blocks for a second): end anyway, or shutdown waits forever.
+                raise asyncio.CancelledError
             try:
                 if not self.connected:
                     self._redis_connect()
@@ -100,13 +123,16 @@ def self_test() -> None:
     from socketio.async_pubsub_manager import AsyncPubSubManager
 
     base = socketio.AsyncRedisManager
-    for name in ("_redis_connect", "_listen", "_publish", "_thread"):
+    for name in ("_redis_connect", "_listen", "_publish", "_thread", "_handle_emit"):
         if not callable(getattr(base, name, None)):
             raise RuntimeError(f"python-socketio changed: AsyncRedisManager.{name} is gone "
                                "(see publicrooms/state/redis/fanout.py)")
     if "self._listen()" not in inspect.getsource(AsyncPubSubManager._thread):
         raise RuntimeError("python-socketio changed: AsyncPubSubManager._thread no longer "
                            "reads self._listen() (see publicrooms/state/redis/fanout.py)")
+    if "data.get('host_id') != self.host_id" not in inspect.getsource(AsyncPubSubManager._thread):
+        raise RuntimeError("python-socketio changed: AsyncPubSubManager._thread no longer "
+                           "skips only its own host's messages (see state/redis/fanout.py)")
     manager = RedisFanout("redis://127.0.0.1:1/0", stream="self-test", backlog=1, retry_s=1,
                           write_only=True)
     manager._redis_connect()

@@ -23,6 +23,7 @@ import time
 
 import aiohttp
 import socketio
+from serving import wait_ready
 
 ROOM = "bench"
 
@@ -76,13 +77,7 @@ async def run(args: argparse.Namespace) -> dict:
     server = await asyncio.create_subprocess_exec(*command, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                async with aiohttp.ClientSession() as probe, probe.get(url + "/ready") as r:
-                    if r.status == 200:
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
+        await wait_ready(url, attempts=200)
         received: list[float] = []
         sent_at: dict[str, float] = {}
         clients = []

@@ -615,6 +615,7 @@ class ChatProbe:
 
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from broadcast import ROOM, free_port
+        from serving import wait_ready
 
         self.room = ROOM
         port = free_port()
@@ -625,14 +626,7 @@ class ChatProbe:
             sys.executable, "-m", "publicrooms.cli", "serve", "--port", str(port), "--data-dir",
             tempfile.mkdtemp(), env=env)
         url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                async with aiohttp.ClientSession() as probe, probe.get(url + "/ready") as r:
-                    if r.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
+        await wait_ready(url)
         namespace = f"/public-room/{ROOM}"
         self.clients = []
         for index in range(2):

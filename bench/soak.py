@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import socketio
+from serving import wait_ready
 
 ROOMS = ["quiet-library", "deep-focus", "pomodoro", "math-and-physics", "coding-corner",
          "languages", "exam-prep", "writing-desk", "night-owls", "early-birds"]
@@ -334,14 +335,7 @@ async def main_async(args: argparse.Namespace) -> dict:
         data_dir, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                async with aiohttp.ClientSession() as probe, probe.get(url + "/ready") as r:
-                    if r.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
+        await wait_ready(url)
         result = await Soak(url, args.duration).run(server.pid)
         deadline = time.monotonic() + TABLES_WAIT_S
         while True:

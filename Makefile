@@ -7,7 +7,7 @@ DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install web web-test node-deps browser-deps haproxy-deps services clean
+.PHONY: run test install web web-test node-deps browser-deps haproxy-deps turn-deps services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ browser-deps:
 haproxy-deps:
 	@command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null)
 
+# The TURN test (tests/browser/test_media_network.py) relays a browser's media through coturn.
+turn-deps:
+	@command -v turnserver >/dev/null || [ -x /usr/bin/turnserver ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn >/dev/null)
+
 # PostgreSQL and Redis are expected on 127.0.0.1 (5432, 6379); start them if they are installed but down.
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || (command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start) || true
@@ -51,7 +55,7 @@ services:
 
 # Browser tests run in their own pytest process: Playwright's sync API keeps an event loop
 # running in the main thread, which the asyncio tests cannot share.
-test: install web node-deps browser-deps haproxy-deps services web-test
+test: install web node-deps browser-deps haproxy-deps turn-deps services web-test
 	$(PY) -m pytest -q -p no:cacheprovider --ignore=tests/browser $(PYTEST_ARGS)
 	$(PY) -m pytest -q -p no:cacheprovider tests/browser $(PYTEST_ARGS)
 

@@ -35,6 +35,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+from . import icetcp
 from .errors import AdapterMismatch
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,9 @@ class Network:
     min_port: int = 0
     max_port: int = 0
     muxes: tuple["UdpMux", ...] = ()  # one shared socket per bind address; empty: a socket per connection
+    ice_tcp: icetcp.IceTcpLimits | None = None  # with muxes: ICE-TCP on the same port numbers
 
-    async def shared(self, port: int) -> "Network":
+    async def shared(self, port: int, clock: Any = None) -> "Network":
         """The same network with one UDP socket per bind address, shared by every connection.
 
         `port` 0 takes a free port from min_port..max_port (any port when no range is set).
@@ -65,7 +67,7 @@ class Network:
         muxes = []
         try:
             for address in self.bind_ips:
-                muxes.append(await UdpMux.open(address, port, self.min_port, self.max_port))
+                muxes.append(await _open_shared(address, port, self, clock))
         except BaseException:
             for mux in muxes:
                 mux.close()
@@ -96,6 +98,7 @@ class Network:
             announced_ip=media.announced_ip,
             min_port=media.rtc_min_port,
             max_port=media.rtc_max_port,
+            ice_tcp=icetcp.IceTcpLimits.from_settings(media) if media.ice_tcp else None,
         )
 
 
@@ -189,6 +192,8 @@ def _gatherer(connection: aioice.Connection, network: Network) -> Callable[[], A
                 )
                 connection._protocols.append(protocol)
                 connection._local_candidates.append(protocol.local_candidate)
+                if network.muxes and network.muxes[index].tcp is not None:
+                    _add_tcp_candidate(connection, network.muxes[index], component, host)
         connection._local_candidates_end = True
 
     return gather_candidates
@@ -295,6 +300,7 @@ class UdpMux:
         self.datagrams = 0
         self.dropped = 0
         self._logged = False
+        self.tcp: icetcp.IceTcpListener | None = None  # ICE-TCP on the same port number
 
     @classmethod
     async def open(cls, address: str, port: int, min_port: int = 0, max_port: int = 0) -> "UdpMux":
@@ -410,7 +416,104 @@ class UdpMux:
             self._fd = -1
         for protocol in list(self._by_ufrag.values()):
             protocol.transport.close()
+        if self.tcp is not None:
+            self.tcp.close()
         self.sock.close()
+
+
+# --- ICE over TCP on the shared port (the framing and its limits are in icetcp.py) --------
+
+
+async def _open_shared(address: str, port: int, network: Network, clock: Any) -> UdpMux:
+    """The UDP mux and, with ice_tcp, a TCP listener on the same port number.
+
+    A free UDP port's TCP twin can be taken: then another free port is tried.
+    """
+    error: OSError | None = None
+    for _ in range(1 if port else 16):
+        mux = await UdpMux.open(address, port, network.min_port, network.max_port)
+        if network.ice_tcp is None:
+            return mux
+        try:
+            mux.tcp = await icetcp.IceTcpListener.open(address, mux.port, network.ice_tcp, _tcp_owner(mux), clock)
+            return mux
+        except OSError as exc:
+            mux.close()
+            error = exc
+    raise OSError(f"cannot listen for ICE over TCP on {address} port {port or 'any'}: {error}") from error
+
+
+def _add_tcp_candidate(connection: aioice.Connection, mux: UdpMux, component: int, host: str) -> None:
+    # RFC 6544 4.2: a passive host candidate ranks below the UDP one, so UDP wins where it works
+    candidate = aioice.Candidate(
+        foundation=aioice.candidate.candidate_foundation("host", "tcp", host),
+        component=component,
+        transport="tcp",
+        priority=aioice.candidate.candidate_priority(component, "host", local_pref=(4 << 13) | 8191),
+        host=host,
+        port=mux.port,
+        type="host",
+        tcptype="passive",
+    )
+    if not hasattr(connection, "_publicrooms_tcp"):
+        connection._publicrooms_tcp = {}
+        connection.check_complete = _udp_first(connection)
+    connection._publicrooms_tcp[id(mux)] = candidate
+    connection._local_candidates.append(candidate)
+
+
+def _udp_first(connection: aioice.Connection) -> Callable[[aioice.ice.CandidatePair], None]:
+    """Where the server nominates (it offered), a TCP pair never replaces a nominated UDP one.
+
+    aioice's controlling side nominates every pair that succeeds, the last one winning; a
+    browser that can use UDP checks both, and its media would otherwise end up on TCP.
+    """
+    original = connection.check_complete
+
+    def check_complete(pair: aioice.ice.CandidatePair) -> None:
+        current = connection._nominated.get(pair.component)
+        if (pair.nominated and connection.ice_controlling and current is not None
+                and _over_tcp(pair) and not _over_tcp(current)):
+            pair.nominated = False
+        original(pair)
+
+    return check_complete
+
+
+def _over_tcp(pair: aioice.ice.CandidatePair) -> bool:
+    return isinstance(pair.protocol.transport, icetcp.FramedStream)
+
+
+def _tcp_owner(mux: UdpMux) -> icetcp.Authenticate:
+    """Give a TCP stream to the connection that its first frame, an ICE check, authenticates to.
+
+    The stream then is one more StunProtocol of that connection: aioice answers the check,
+    checks back over the stream and, once the browser nominates it, carries DTLS and SRTP on it.
+    """
+
+    def authenticate(frame: bytes, stream: icetcp.FramedStream) -> bool:
+        username = _stun_username(frame)
+        owner = mux._by_ufrag.get(username.partition(":")[0]) if username else None
+        if owner is None or owner.receiver._closing:
+            return False
+        connection = owner.receiver
+        candidate = getattr(connection, "_publicrooms_tcp", {}).get(id(mux))
+        key = connection.local_password.encode("utf8")
+        if candidate is None or not aioice.stun.parse_message(frame).check_message_integrity(key):
+            return False
+        streams = sum(1 for p in connection._protocols if isinstance(p.transport, icetcp.FramedStream)
+                      and not p.transport.is_closing())
+        if streams >= stream.limits.max_streams_per_connection:
+            return False
+        protocol = aioice.ice.StunProtocol(connection)
+        protocol.local_candidate = candidate
+        protocol.connection_made(stream)  # type: ignore[arg-type]
+        connection._protocols.append(protocol)
+        stream.attach(protocol.datagram_received, protocol.connection_lost)
+        protocol.datagram_received(frame, stream.peer)
+        return True
+
+    return authenticate
 
 
 def transport_of(pc: RTCPeerConnection) -> RTCDtlsTransport | None:
@@ -971,7 +1074,7 @@ async def _mux_self_test() -> None:
              "aioice.Connection.add_remote_candidate(candidate)")
     _require(_params(aioice.ice.StunProtocol.datagram_received) == ["self", "data", "addr"],
              "StunProtocol.datagram_received(data, addr)")
-    mux = await UdpMux.open("127.0.0.1", 0)
+    mux = await _open_shared("127.0.0.1", 0, dataclasses.replace(Network.loopback(), ice_tcp=icetcp.IceTcpLimits()), None)
     shared = dataclasses.replace(Network.loopback(), muxes=(mux,))
     server = aioice.Connection(ice_controlling=False)
     client = aioice.Connection(ice_controlling=True)
@@ -980,7 +1083,8 @@ async def _mux_self_test() -> None:
         client.gather_candidates = _gatherer(client, Network.loopback())  # type: ignore[method-assign]
         await server.gather_candidates()
         await client.gather_candidates()
-        _require([c.port for c in server.local_candidates] == [mux.port], "shared-port candidate")
+        _require([(c.transport, c.port) for c in server.local_candidates] == [("udp", mux.port), ("tcp", mux.port)],
+                 "shared-port UDP and TCP candidates")
         _require(mux.connections() == 1, "shared-port attach")
         for near, far in ((server, client), (client, server)):
             near.remote_username, near.remote_password = far.local_username, far.local_password
@@ -992,6 +1096,8 @@ async def _mux_self_test() -> None:
         _require(await asyncio.wait_for(server.recv(), 2.0) == b"\x80publicrooms", "shared-port data in")
         await server.send(b"\x80back")
         _require(await asyncio.wait_for(client.recv(), 2.0) == b"\x80back", "shared-port data out")
+        local, remote = (client.local_username, client.local_password), (server.local_username, server.local_password)
+        _require(await icetcp.probe(mux.port, local, remote), "ICE check over TCP on the shared port")
     finally:
         await server.close()
         await client.close()

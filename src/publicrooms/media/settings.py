@@ -57,6 +57,29 @@ class MediaSettings(BaseModel):
         "rtc_min_port..rtc_max_port (any free port when no range is set)",
     )
 
+    ice_tcp: bool = Field(
+        default=True,
+        description="with udp_mux: each worker also accepts ICE over TCP (RFC 6544 passive candidate) "
+        "on the same port number, for browsers whose network blocks UDP",
+    )
+    ice_tcp_max_frame_bytes: int = Field(
+        default=8192, ge=1500, le=65535, description="a longer RFC 4571 frame closes its stream"
+    )
+    ice_tcp_max_buffered_bytes: int = Field(
+        default=256 * 1024, ge=16 * 1024,
+        description="per stream, bytes waiting to be written; beyond it packets are dropped as over UDP",
+    )
+    ice_tcp_max_pending: int = Field(
+        default=64, ge=1, description="per worker, TCP streams not yet authenticated by an ICE check"
+    )
+    ice_tcp_auth_timeout_s: float = Field(
+        default=5.0, gt=0.0, description="a stream must carry an authenticated ICE check within this"
+    )
+    ice_tcp_idle_timeout_s: float = Field(
+        default=30.0, gt=0.0, description="a stream that receives nothing this long is closed"
+    )
+    ice_tcp_max_streams_per_connection: int = Field(default=8, ge=1)
+
     # --- media policy --------------------------------------------------------------
     max_bitrate_bps: int = Field(
         default=1_000_000, ge=30_000, description="REMB cap sent to each video publisher"

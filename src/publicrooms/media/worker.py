@@ -46,7 +46,8 @@ class Worker:
     async def open_network(self, index: int) -> None:
         """Bind the worker's shared UDP port(s) (settings.udp_mux); raises OSError when it cannot."""
         if self._settings.udp_mux:
-            self._network = await self._network.shared(self._settings.worker_udp_port(index))
+            self._network = await self._network.shared(self._settings.worker_udp_port(index), self._clock)
+            self.service_tasks.update(mux.tcp.sweeper for mux in self._network.muxes if mux.tcp and mux.tcp.sweeper)
 
     def udp_ports(self) -> list[int]:
         return [mux.port for mux in self._network.muxes]
@@ -139,6 +140,8 @@ class Worker:
             "nativeFastpath": adapter.native_in_use(),
             "udpPorts": self.udp_ports(),
             "muxConnections": sum(mux.connections() for mux in self._network.muxes),
+            "tcpPorts": [mux.tcp.port for mux in self._network.muxes if mux.tcp],
+            "tcpStreams": [list(mux.tcp.counts()) for mux in self._network.muxes if mux.tcp],
             "sendBatches": list(adapter.batch_stats()),
             "counters": self.counters.as_dict(),
         }

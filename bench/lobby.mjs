@@ -8,7 +8,8 @@
 // then --trials seat changes in --room (a trigger client joins, then leaves, in turn), each
 // timed from the moment the trigger emits until every viewer has the `room-occupancy-update`
 // with the new count. storm: --storm clients (own addresses too) open the room namespace of
-// --storm-room and send `join-room` at once (at most --concurrency in flight); the rate is
+// --storm-room and send `join-room` at once (at most --concurrency in flight); with
+// --storm-rooms N > 1 client i opens room `${storm-room}-${i % N}` instead; the rate is
 // acknowledged joins per second of wall time, first connect to last ack.
 // Prints one JSON object on stdout.
 import { createRequire } from "node:module";
@@ -31,6 +32,7 @@ const stormSize = Number(args.storm || 500);
 const concurrency = Number(args.concurrency || stormSize);
 const room = args.room || "trigger";
 const stormRoom = args["storm-room"] || "storm";
+const stormRooms = Number(args["storm-rooms"] || 1);
 
 const now = () => performance.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -145,7 +147,8 @@ async function storm() {
   const started = now();
   async function one(i) {
     const t0 = now();
-    const socket = open(`/public-room/${stormRoom}`, address(100, i));
+    const roomId = stormRooms > 1 ? `${stormRoom}-${i % stormRooms}` : stormRoom;
+    const socket = open(`/public-room/${roomId}`, address(100, i));
     sockets.push(socket);
     try {
       await connected(socket);
@@ -166,7 +169,7 @@ async function storm() {
   for (const socket of sockets) socket.close();
   latencies.sort((a, b) => a - b);
   return {
-    mode: "storm", clients: stormSize, concurrency, acknowledged: latencies.length, failures,
+    mode: "storm", clients: stormSize, rooms: stormRooms, concurrency, acknowledged: latencies.length, failures,
     wall_s: Math.round(seconds * 1000) / 1000,
     joins_per_s: Math.round(latencies.length / seconds),
     server_cpu_s: Math.round(cpu * 100) / 100,

@@ -5,7 +5,8 @@ below, media off, SQLite; or bench/node_chat_server.js on plain socket.io 4.8.1)
 client generator bench/lobby.mjs (socket.io-client, one Node process) against it:
 
     .venv/bin/python bench/lobby.py --node /path/to/node_modules [--viewers 10000]
-        [--trials 20] [--storm 500] [--only lobby|storm] [--servers publicrooms,node]
+        [--trials 20] [--storm 500] [--storm-rooms 1] [--only lobby|storm]
+        [--servers publicrooms,node]
 
 `/path/to/node_modules` holds socket.io 4.8.1 (`npm install socket.io@4.8.1`); the clients
 come from tests/node/node_modules. Every client has its own loopback address (127.10.x.y for
@@ -36,7 +37,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start(kind: str, port: int, node_modules: str | None) -> subprocess.Popen:
+def start(kind: str, port: int, node_modules: str | None, storm_rooms: int) -> subprocess.Popen:
     if kind == "node":
         if not node_modules:
             sys.exit("--node DIR/node_modules (with socket.io 4.8.1) is needed for the reference")
@@ -44,6 +45,9 @@ def start(kind: str, port: int, node_modules: str | None) -> subprocess.Popen:
                                 env={**os.environ, "NODE_PATH": node_modules})
     rooms = [{"id": "trigger", "name": "Trigger", "capacity": 10},
              {"id": "storm", "name": "Storm", "capacity": 10_000}]
+    if storm_rooms > 1:  # the storm spread over rooms storm-0 … storm-(N-1), 10 000 seats in all
+        rooms[1:] = [{"id": f"storm-{i}", "name": f"Storm {i}", "capacity": 10_000 // storm_rooms}
+                     for i in range(storm_rooms)]
     env = {**os.environ,
            "PUBLICROOMS_MEDIA__ENABLED": "false",
            "PUBLICROOMS_ROOMS": json.dumps(rooms),
@@ -66,7 +70,7 @@ def wait_ready(url: str) -> None:
 
 def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
     port = free_port()
-    server = start(kind, port, args.node)
+    server = start(kind, port, args.node, args.storm_rooms)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url)
@@ -76,6 +80,7 @@ def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
                    "--server-pid", str(server.pid), "--client-modules", CLIENT_MODULES,
                    "--mode", mode, "--viewers", str(args.viewers), "--trials", str(args.trials),
                    "--batch", str(args.batch), "--storm", str(args.storm),
+                   "--storm-rooms", str(args.storm_rooms),
                    "--concurrency", str(args.concurrency or args.storm)]
         out = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
         if out.returncode != 0:
@@ -95,6 +100,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20, help="seat changes timed")
     parser.add_argument("--batch", type=int, default=200, help="viewers connecting at once")
     parser.add_argument("--storm", type=int, default=500, help="clients in the connect storm")
+    parser.add_argument("--storm-rooms", type=int, default=1,
+                        help="rooms the storm's clients are spread over, in turn")
     parser.add_argument("--concurrency", type=int, default=0,
                         help="storm clients in flight at once (default: all)")
     parser.add_argument("--only", choices=["lobby", "storm"])

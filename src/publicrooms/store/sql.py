@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from publicrooms.store import models
@@ -48,12 +49,12 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _user(row: models.User) -> UserRecord:
+def _user(row: models.User | Row) -> UserRecord:
     return UserRecord(row.id, row.ip_key, row.display_name, _utc(row.created_at),
                       _utc(row.last_active_at))
 
 
-def _message(row: models.Message) -> MessageRecord:
+def _message(row: models.Message | Row) -> MessageRecord:
     return MessageRecord(row.id, row.room_id, row.user_id, row.sender_name, row.content,
                          _utc(row.created_at))
 
@@ -65,6 +66,45 @@ _CHAT_LOCK = text("SELECT pg_advisory_lock(:key, hashtext(:room))")
 _CHAT_UNLOCK = text("SELECT pg_advisory_unlock(:key, hashtext(:room))")
 _INSERT_MESSAGE = insert(models.Message.__table__)
 
+# What a join reads and writes, as core statements built once (a join ran three ORM sessions,
+# most of its CPU): the user upserted in one statement, the participant record inserted
+# unless present, the room's recent chat read.
+_USERS = models.User.__table__
+_USER_COLUMNS = (_USERS.c.id, _USERS.c.ip_key, _USERS.c.display_name, _USERS.c.created_at,
+                 _USERS.c.last_active_at)
+_USER_BY_ID = select(*_USER_COLUMNS).where(_USERS.c.id == bindparam("user_id"))
+_USER_BY_IP_KEY = select(*_USER_COLUMNS).where(_USERS.c.ip_key == bindparam("ip_key"))
+_TOUCH_USER = (update(_USERS)
+               .where(_USERS.c.id == bindparam("user_id"),
+                      _USERS.c.last_active_at < bindparam("when"))
+               .values(last_active_at=bindparam("when")))
+_PARTICIPANTS = models.Participant.__table__
+_MESSAGES = models.Message.__table__
+_RECENT_MESSAGES = (
+    select(_MESSAGES.c.id, _MESSAGES.c.room_id, _MESSAGES.c.user_id, _MESSAGES.c.sender_name,
+           _MESSAGES.c.content, _MESSAGES.c.created_at)
+    .where(_MESSAGES.c.room_id == bindparam("room_id"))
+    .order_by(_MESSAGES.c.seq.desc()).limit(bindparam("limit")))
+_REMOVE_PARTICIPANT = delete(_PARTICIPANTS).where(_PARTICIPANTS.c.user_id == bindparam("user_id"))
+
+
+def _join_statements(insert_of) -> tuple:  # noqa: ANN001 - the dialect's insert
+    """The dialect's upsert of a user (renamed when it exists) and insert-if-absent of a
+    participant record; both dialects spell ON CONFLICT alike."""
+    user = insert_of(_USERS)
+    upsert_user = user.on_conflict_do_update(
+        index_elements=[_USERS.c.ip_key],
+        set_={"display_name": user.excluded.display_name,
+              "last_active_at": user.excluded.last_active_at},
+    ).returning(*_USER_COLUMNS)
+    add_participant = insert_of(_PARTICIPANTS).on_conflict_do_nothing(
+        index_elements=[_PARTICIPANTS.c.room_id, _PARTICIPANTS.c.user_id])
+    return upsert_user, add_participant
+
+
+_JOIN_STATEMENTS = {"postgresql": _join_statements(postgresql.insert),
+                    "sqlite": _join_statements(sqlite.insert)}
+
 
 class SqlStore:
     """Durable records: users, rooms, participants, messages."""
@@ -72,6 +112,7 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._session: async_sessionmaker = session_factory(engine)
+        self._upsert_user, self._add_participant = _JOIN_STATEMENTS[engine.dialect.name]
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -79,51 +120,32 @@ class SqlStore:
     # users ---------------------------------------------------------------------------------
 
     async def upsert_user(self, *, ip_key: str, display_name: str, now: datetime) -> UserRecord:
-        """The user of this IP key, created or renamed."""
-        for _ in range(3):
-            async with self._session() as session, session.begin():
-                row = await session.scalar(
-                    select(models.User).where(models.User.ip_key == ip_key).with_for_update()
-                )
-                if row is None:
-                    row = models.User(id=str(uuid.uuid4()), ip_key=ip_key,
-                                      display_name=display_name, created_at=now,
-                                      last_active_at=now)
-                    session.add(row)
-                else:
-                    row.display_name = display_name
-                    row.last_active_at = now
-                try:
-                    await session.flush()
-                except IntegrityError:
-                    # Two first requests from one IP raced; the loser retries and finds the row.
-                    await session.rollback()
-                    continue
-                return _user(row)
-        raise RuntimeError("could not create the user")
+        """The user of this IP key, created or renamed (one statement: two first requests
+        from one address cannot both create it)."""
+        async with self.engine.begin() as connection:
+            row = (await connection.execute(self._upsert_user, {
+                "id": str(uuid.uuid4()), "ip_key": ip_key, "display_name": display_name,
+                "created_at": now, "last_active_at": now})).one()
+        return _user(row)
 
     async def get_user(self, user_id: str) -> UserRecord | None:
-        async with self._session() as session:
-            row = await session.get(models.User, user_id)
-            return _user(row) if row else None
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(_USER_BY_ID, {"user_id": user_id})).first()
+        return _user(row) if row else None
 
     async def get_user_by_ip_key(self, ip_key: str) -> UserRecord | None:
-        async with self._session() as session:
-            row = await session.scalar(select(models.User).where(models.User.ip_key == ip_key))
-            return _user(row) if row else None
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(_USER_BY_IP_KEY, {"ip_key": ip_key})).first()
+        return _user(row) if row else None
 
     async def touch_users(self, last_active: dict[str, datetime]) -> None:
         """Record last activity for many users at once (only ever forward: two nodes' sweeps
         may write overlapping batches in either order)."""
         if not last_active:
             return
-        async with self._session() as session, session.begin():
-            for user_id, when in last_active.items():
-                await session.execute(
-                    update(models.User).where(models.User.id == user_id,
-                                              models.User.last_active_at < when)
-                    .values(last_active_at=when)
-                )
+        async with self.engine.begin() as connection:
+            await connection.execute(_TOUCH_USER, [{"user_id": u, "when": when}
+                                                   for u, when in last_active.items()])
 
     async def inactive_users(self, before: datetime) -> list[UserRecord]:
         async with self._session() as session:
@@ -170,22 +192,14 @@ class SqlStore:
     # participants --------------------------------------------------------------------------
 
     async def add_participant(self, *, room_id: str, user_id: str, joined_at: datetime) -> None:
-        async with self._session() as session, session.begin():
-            exists = await session.scalar(
-                select(models.Participant.id).where(
-                    models.Participant.room_id == room_id, models.Participant.user_id == user_id
-                )
-            )
-            if exists is None:
-                session.add(models.Participant(room_id=room_id, user_id=user_id,
-                                               joined_at=joined_at, is_audio_enabled=False,
-                                               is_video_enabled=False))
+        async with self.engine.begin() as connection:
+            await connection.execute(self._add_participant, {
+                "room_id": room_id, "user_id": user_id, "joined_at": joined_at,
+                "is_audio_enabled": False, "is_video_enabled": False})
 
     async def remove_participant(self, *, user_id: str) -> None:
-        async with self._session() as session, session.begin():
-            await session.execute(
-                delete(models.Participant).where(models.Participant.user_id == user_id)
-            )
+        async with self.engine.begin() as connection:
+            await connection.execute(_REMOVE_PARTICIPANT, {"user_id": user_id})
 
     async def set_participant_media(self, *, user_id: str, kind: str, enabled: bool) -> None:
         column = "is_video_enabled" if kind == "video" else "is_audio_enabled"
@@ -262,13 +276,10 @@ class SqlStore:
 
     async def recent_messages(self, room_id: str, limit: int) -> list[MessageRecord]:
         """The newest `limit` messages of a room, oldest first."""
-        async with self._session() as session:
-            rows = await session.scalars(
-                select(models.Message).where(models.Message.room_id == room_id)
-                .order_by(models.Message.seq.desc())
-                .limit(limit)
-            )
-            return [_message(row) for row in reversed(list(rows))]
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(_RECENT_MESSAGES,
+                                             {"room_id": room_id, "limit": limit})).all()
+        return [_message(row) for row in reversed(rows)]
 
     async def count_messages(self, *, user_id: str | None = None) -> int:
         query = select(func.count()).select_from(models.Message)

@@ -15,7 +15,7 @@ import itertools
 import logging
 import multiprocessing
 import threading
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from ..logging import LogFormat
 from . import protocol, worker
@@ -150,10 +150,9 @@ class WorkerProcess:
 
     async def _report_exit(self) -> None:
         """Reap the process and log how it ended (a negative code is the signal that killed it)."""
-        try:
-            await _join(asyncio.get_running_loop(), self.process, 5.0)
-        except RuntimeError:  # the executor is shut down: the loop, and the server, are ending
-            return
+        # A killed process can take seconds to be torn down on a busy machine: wait long enough
+        # to report its real exit code (a bounded wait; stopping waits for this report).
+        await _join(self.process, 30.0)
         logger.error("media worker %d (pid %s) died, exit code %s", self.index, self.pid, self.process.exitcode)
 
     async def stop(self) -> None:
@@ -172,14 +171,13 @@ class WorkerProcess:
             await asyncio.gather(self.exit_report, return_exceptions=True)
         if self.process is None:
             return
-        loop = asyncio.get_running_loop()
-        await _join(loop, self.process, 5.0)
+        await _join(self.process, 5.0)
         if self.process.is_alive():
             self.process.kill()
-            await _join(loop, self.process, 5.0)
+            await _join(self.process, 5.0)
         self.alive = False
         if self._reader is not None:  # the process is gone, so the pipe reports end of file
-            await loop.run_in_executor(None, self._reader.join, 5.0)
+            await _until(lambda: not self._reader.is_alive(), 5.0)
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(WorkerDied(f"media worker {self.index} stopped"))
@@ -206,5 +204,16 @@ def _read_messages(
         pass  # the loop is closed: nobody is waiting any more
 
 
-def _join(loop: asyncio.AbstractEventLoop, process: Any, timeout: float) -> Awaitable[None]:
-    return loop.run_in_executor(None, process.join, timeout)
+async def _join(process: Any, timeout_s: float) -> None:
+    """Wait up to `timeout_s` for the process to end and be reaped (`exitcode` polls waitpid)."""
+    await _until(lambda: process.exitcode is not None, timeout_s)
+
+
+async def _until(done: Callable[[], bool], timeout_s: float) -> None:
+    """Poll `done` on the loop rather than join in its executor: a join there waited behind
+    whatever else held the executor's threads, and an executor already shut down (the loop
+    ending) could not take it at all."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not done() and loop.time() < deadline:
+        await asyncio.sleep(0.02)

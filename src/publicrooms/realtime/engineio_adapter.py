@@ -147,6 +147,10 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
     async def handle_get_request(self, environ: dict) -> Any:
         if environ.get("asgi.scope", {}).get("type") == "websocket":
             self.abort_transport = self.server.connection_aborter(environ)
+            # The environ lives as long as the WebSocket (python-socketio keeps it per session)
+            # and its request-body reader is an object of a class python-engineio defines
+            # afresh for every request (~2.5 kB each); a WebSocket never reads a body.
+            environ.pop("wsgi.input", None)
         return await super().handle_get_request(environ)
 
     async def _cut_off_slow_reader(self) -> None:

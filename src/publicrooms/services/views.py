@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from publicrooms.schemas.rooms import MessageRead, ParticipantRead, RoomRead
 from publicrooms.schemas.timer import TimerRead
@@ -12,8 +13,9 @@ from publicrooms.store.sql import MessageRecord
 
 def iso(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, as JavaScript's toISOString writes it."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds as the // 1000 did, at a third of strftime's cost.
+    moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="milliseconds") + "Z"
 
 
 def room_view(room_id: str, name: str, capacity: int, occupancy: int, *, cameras_on: int = 0,
@@ -22,6 +24,9 @@ def room_view(room_id: str, name: str, capacity: int, occupancy: int, *, cameras
                     is_full=occupancy >= capacity, cameras_on=cameras_on, timer=timer)
 
 
+# A join answers with every seat of the room: each seat's view is built once (seats and views
+# are immutable; a changed flag or status is a new seat) rather than once per later join.
+@lru_cache(maxsize=4096)
 def participant_view(seat: Seat) -> ParticipantRead:
     return ParticipantRead(user_id=seat.user_id, display_name=seat.display_name,
                            is_video_enabled=seat.is_video_enabled,

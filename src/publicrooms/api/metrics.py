@@ -54,7 +54,12 @@ async def metrics(request: Request) -> Response:
                                               f"Moderation: {action} on this node", value=count))
     bans = GaugeMetricFamily("publicrooms_bans_active", "Operator bans in force",
                              value=len(app.moderation.bans))
+    copies = CounterMetricFamily("publicrooms_broadcast_copies",
+                                 "Broadcast copies written straight to a WebSocket or queued",
+                                 labels=["path"])
+    copies.add_metric(["direct"], getattr(app.sio.manager, "direct_copies", 0))
+    copies.add_metric(["queued"], getattr(app.sio.manager, "queued_copies", 0))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot([occupancy, seats, queue, sockets, tables, violations, runs,
-                                 failures, *moderation, bans]))
+                                 failures, *moderation, bans, copies]))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

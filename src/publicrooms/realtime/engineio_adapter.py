@@ -39,6 +39,7 @@ import structlog
 
 from publicrooms.clock import Clock
 from publicrooms.errors import InvalidRequest
+from publicrooms.realtime import fanout_adapter
 
 log = structlog.get_logger("publicrooms.transport")
 
@@ -91,6 +92,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
     writing = False             # the transport has taken packets and not yet come back
     cut_off = False             # over its bound: dropped, being disconnected
     abort_transport: Callable[[], None] | None = None   # drops the TCP connection (WebSocket)
+    websocket: Any = None       # its transport, when broadcasts may be written to it directly
     _drained: asyncio.Event | None = None
 
     async def receive(self, pkt: eio_packet.Packet) -> None:
@@ -119,6 +121,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         # The writer (WebSocket) or the next GET (polling) comes back only once what it took
         # before has been written: with nothing queued, everything sent so far is out.
         self.writing = False
+        self.queue.taken = 0  # see fanout_adapter.SendQueue
         if self.queue.empty():
             self._drained_event().set()
         packets = await super().poll()
@@ -147,6 +150,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
     async def handle_get_request(self, environ: dict) -> Any:
         if environ.get("asgi.scope", {}).get("type") == "websocket":
             self.abort_transport = self.server.connection_aborter(environ)
+            self.websocket = fanout_adapter.websocket_protocol(environ)
             # The environ lives as long as the WebSocket (python-socketio keeps it per session)
             # and its request-body reader is an object of a class python-engineio defines
             # afresh for every request (~2.5 kB each); a WebSocket never reads a body.
@@ -181,6 +185,7 @@ class StrictServer(socketio.AsyncServer):
                  connection_aborter: Callable[[dict], Callable[[], None] | None],
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        fanout_adapter.install(self)
         # Read by every StrictSocket (a socket knows only its Engine.IO server).
         self.eio.send_queue_bounds = (send_queue_max_packets, send_queue_max_bytes)
         self.eio.connection_aborter = connection_aborter

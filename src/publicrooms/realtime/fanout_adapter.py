@@ -1,0 +1,202 @@
+"""Broadcasts encoded once and written straight to each WebSocket.
+
+python-socketio sends a broadcast by starting one task per recipient, each putting the packet
+in that socket's queue, from which the socket's own writer task takes it and hands it to
+uvicorn, which frames it for that one connection. A server's WebSocket frames are not
+masked: the bytes are the same for every recipient. Here a broadcast's Socket.IO packet and
+its frame are encoded once, and for each recipient whose WebSocket is open, uncompressed and
+has nothing else waiting the frame is written to its transport at once.
+
+Anything else goes the usual way, through the socket's bounded send queue
+(realtime/engineio_adapter.py), so nothing changes for it:
+- a socket with packets queued, or taken by its writer and not yet written (an ack, a ping,
+  an earlier broadcast): the frame queues behind them, so each socket's order holds;
+- a transport whose buffer is over its high-water mark (the client reads slowly): the queue's
+  bound applies and a client that stopped reading is cut off as before;
+- long-polling, an upgrade under way, a closing socket, a permessage-deflate connection (its
+  frames depend on the ones before), uvicorn's other WebSocket implementations, events with
+  binary attachments or an acknowledgement callback: python-socketio's own path.
+Cross-node broadcasts (state/redis/fanout.py) reach this node's sockets through the same
+manager method, so they take the same path.
+
+This is the one place that touches, for that: python-socketio's `AsyncManager.emit` (its
+arguments, `rooms`, `get_participants`, `server.packet_class`), python-engineio's socket
+state (`queue`, `upgraded`, `upgrading`, `closing`, `closed`, `last_ping`) and
+`AsyncServer.create_queue`, `sockets`, `ping_timeout`, and uvicorn's websockets-sansio
+protocol (`transport`, `writable`, `close_sent`, `disconnected`, `conn.extensions`,
+`conn.state`). The versions are pinned in pyproject.toml and `self_test()` runs at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import struct
+import time
+from typing import Any
+
+import engineio.async_socket
+import engineio.packet as eio_packet
+import socketio
+import socketio.packet as sio_packet
+from socketio.async_manager import AsyncManager
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+
+class SendQueue(asyncio.Queue):
+    """A socket's send queue that counts the packets its writer has taken and not yet
+    written: `taken` is reset when the writer comes back for more (the socket's poll)."""
+
+    taken = 0
+
+    def get_nowait(self) -> Any:
+        item = super().get_nowait()
+        if item is not None:
+            self.taken += 1
+        return item
+
+
+def text_frame(payload: str) -> bytes:
+    """An unmasked, unfragmented WebSocket text frame (RFC 6455 5.2) carrying `payload`."""
+    data = payload.encode()
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 65536:
+        return struct.pack("!BBH", 0x81, 126, size) + data
+    return struct.pack("!BBQ", 0x81, 127, size) + data
+
+
+def websocket_protocol(environ: dict) -> Any:
+    """uvicorn's protocol behind an ASGI WebSocket when frames can be written to its transport
+    directly (websockets-sansio, permessage-deflate not negotiated); otherwise None."""
+    protocol = getattr(environ.get("asgi.send"), "__self__", None)
+    if type(protocol).__name__ != "WebSocketsSansIOProtocol":
+        return None
+    conn = getattr(protocol, "conn", None)
+    if conn is None or getattr(conn, "extensions", None):
+        return None
+    return protocol
+
+
+def _write_direct(socket: Any, frame: bytes, now: float) -> bool:
+    """Write `frame` to the socket's WebSocket now if nothing is ahead of it; False: queue it."""
+    protocol = getattr(socket, "websocket", None)
+    if protocol is None or not socket.upgraded or socket.upgrading or socket.closing:
+        return False
+    queue = socket.queue
+    if queue.taken or queue.qsize():
+        return False
+    last_ping = socket.last_ping
+    if last_ping and now - last_ping > socket.server.ping_timeout:
+        return False  # the queued path closes a client gone silent
+    if protocol.close_sent or protocol.disconnected or not protocol.writable.is_set() \
+            or protocol.conn.extensions or protocol.conn.state is not State.OPEN:
+        return False
+    protocol.transport.write(frame)
+    return True
+
+
+class FanoutManager(AsyncManager):
+    """`emit` with one encoding per broadcast and a direct write per recipient."""
+
+    # Broadcast copies (one per recipient) written directly and through the send queue.
+    direct_copies = 0
+    queued_copies = 0
+
+    async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
+                   skip_sid: Any = None, callback: Any = None, to: Any = None,
+                   **kwargs: Any) -> None:
+        room = to or room
+        if callback is not None or namespace not in self.rooms:
+            return await AsyncManager.emit(self, event, data, namespace, room=room,
+                                           skip_sid=skip_sid, callback=callback)
+        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
+                                           data=[event, *args]).encode()
+        if not isinstance(encoded, str):  # binary attachments: several frames
+            return await AsyncManager.emit(self, event, data, namespace, room=room,
+                                           skip_sid=skip_sid)
+        skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
+        pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        frame = text_frame(pkt.encode())
+        sockets = self.server.eio.sockets
+        now = time.time()
+        direct = queued = 0
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip:
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is None or socket.closed:
+                continue
+            if _write_direct(socket, frame, now):
+                direct += 1
+            else:
+                queued += 1
+                await socket.send(pkt)
+        self.direct_copies += direct
+        self.queued_copies += queued
+
+
+def install(server: socketio.AsyncServer) -> None:
+    """Give `server` the direct fan-out: its manager's emit, its sockets' counting queue."""
+    manager = server.manager
+    cls = type(manager)
+    if cls is AsyncManager:
+        manager.__class__ = FanoutManager
+    elif not issubclass(cls, FanoutManager):
+        # Before AsyncManager in the order: a pub/sub manager's local delivery
+        # (`super().emit`) lands here too.
+        manager.__class__ = type(f"Fanout{cls.__name__}", (cls, FanoutManager), {})
+    server.eio.create_queue = SendQueue
+
+
+# --- start-up self-test ------------------------------------------------------------------
+
+def self_test() -> None:
+    """Fail at start-up, with one clear message, if the internals used here have changed."""
+    problems = []
+    emit = inspect.signature(AsyncManager.emit)
+    if list(emit.parameters)[:8] != ["self", "event", "data", "namespace", "room",
+                                     "skip_sid", "callback", "to"]:
+        problems.append("socketio.AsyncManager.emit signature")
+    source = inspect.getsource(AsyncManager.emit)
+    if "self.server._send_eio_packet" not in source or "get_participants" not in source:
+        problems.append("socketio.AsyncManager.emit (per-recipient send)")
+    from socketio.async_pubsub_manager import AsyncPubSubManager
+    if "super().emit(" not in inspect.getsource(AsyncPubSubManager._handle_emit):
+        problems.append("socketio.AsyncPubSubManager._handle_emit (local delivery)")
+    if "self.server.create_queue()" not in inspect.getsource(
+            engineio.base_socket.BaseSocket.__init__):
+        problems.append("engineio.BaseSocket queue creation")
+    if "self.get_nowait()" not in inspect.getsource(asyncio.Queue.get):
+        problems.append("asyncio.Queue.get (through get_nowait)")
+    socket_source = inspect.getsource(engineio.async_socket.AsyncSocket)
+    for name in ("self.upgraded", "self.upgrading", "self.closing", "self.last_ping",
+                 "self.server.ping_timeout"):
+        if name not in socket_source:
+            problems.append(f"engineio.AsyncSocket {name}")
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    send = inspect.getsource(WebSocketsSansIOProtocol.send)
+    for name in ("self.writable.wait()", "self.disconnected", "self.close_sent",
+                 "self.conn.send_text(", "self.transport.write("):
+        if name not in send:
+            problems.append(f"uvicorn WebSocketsSansIOProtocol.send {name}")
+    for size in (0, 125, 126, 65535, 65536):
+        payload = "é" * (size // 2) + "x" * (size % 2)
+        expected = Frame(Opcode.TEXT, payload.encode()).serialize(mask=False, extensions=[])
+        if text_frame(payload) != expected:
+            problems.append(f"WebSocket text frame of {size} bytes")
+            break
+    server = socketio.AsyncServer(async_mode="asgi")
+    install(server)
+    if not isinstance(server.eio.create_queue(), SendQueue):
+        problems.append("engineio.AsyncServer.create_queue")
+    pkt = eio_packet.Packet(eio_packet.MESSAGE, server.packet_class(
+        sio_packet.EVENT, namespace="/n", data=["e", {"a": 1}]).encode())
+    if pkt.encode() != '42/n,["e",{"a":1}]':
+        problems.append("Socket.IO / Engine.IO packet encoding")
+    if problems:
+        raise RuntimeError("python-socketio/python-engineio/uvicorn internals changed (pinned "
+                           "versions in pyproject.toml): " + ", ".join(problems))

@@ -230,11 +230,16 @@ class BenchParticipant:
             pass
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for pc in (self.pub, self.sub):
-            if pc is not None:
-                await pc.close()
+        await close_peers(self.tasks, (self.pub, self.sub))
+
+
+async def close_peers(tasks: list, pcs: tuple) -> None:
+    """Stop a client's track readers, then close its peer connections (either may be None)."""
+    for task in tasks:
+        task.cancel()
+    for pc in pcs:
+        if pc is not None:
+            await pc.close()
 
 
 def ssrcs_of(sdp: str, mids: set[str]) -> set[int]:

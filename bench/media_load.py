@@ -46,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broadcast import cpu_seconds, free_port  # noqa: E402
-from media import FPS, LOOP_FRAMES, ReplayTrack, encode_audio, encode_video, peer_connection, read_number, ssrcs_of  # noqa: E402,E501
+from media import FPS, LOOP_FRAMES, ReplayTrack, close_peers, encode_audio, encode_video, peer_connection, read_number, ssrcs_of  # noqa: E402,E501
 from serving import wait_ready  # noqa: E402
 
 AUDIO_LOOP = LOOP_FRAMES * 50 // FPS  # 20 ms packets in one 3 s video loop
@@ -350,11 +350,7 @@ class Person:
             pass
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for pc in (self.pub, self.sub):
-            if pc is not None:
-                await pc.close()
+        await close_peers(self.tasks, (self.pub, self.sub))
         await self.sio.disconnect()
         await self.session.close()
 

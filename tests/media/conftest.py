@@ -69,7 +69,7 @@ def join(service: MediaService, router: EventRouter, room_id: str, participant_i
 
 async def assert_released(service: MediaService) -> None:
     """Every peer connection, socket, track and task in the workers is gone."""
-    keys = ("peerConnections", "udpSockets", "muxConnections", "upTracks", "downTracks", "tasks", "rooms")
+    keys = ("peerConnections", "udpSockets", "muxConnections", "muxRoutes", "upTracks", "downTracks", "tasks", "rooms")
     last: dict[str, object] = {}
 
     async def released() -> bool:

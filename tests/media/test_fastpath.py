@@ -145,6 +145,86 @@ def test_batched_sends_leave_at_the_end_in_one_sendmmsg_per_socket(compiled: Non
     assert _fastpath.end() == 0  # unbalanced end() is harmless
 
 
+def _wait_readable(sock: socket.socket) -> None:
+    import select
+
+    assert select.select([sock], [], [], 2.0)[0], "nothing arrived"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the raising sink, reported once
+def test_demux_unprotects_routed_srtp_and_returns_everything_else(compiled: None) -> None:
+    """On a real socket with real SRTP sessions: routed SRTP reaches the receiver's sink, byte for
+    byte what the Python unprotector gives; RTCP, STUN, forgeries and unrouted peers go to Python."""
+    from publicrooms.media import _fastpath
+
+    got: list[tuple[bytes, int]] = []
+    receiver = _fastpath.Receiver(lambda data, arrival: got.append((data, arrival)))
+    rx = _session(pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    twin = adapter.srtp_unprotector(_session(pylibsrtp.Policy.SSRC_ANY_INBOUND))
+    receiver.session(adapter._address(adapter._srtp_lib.srtp_unprotect), adapter._address(rx._srtp[0]), rx)
+    protect = _session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND).protect
+    stranger_protect = _session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND).protect
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as shared, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        for sock in (shared, peer, stranger):
+            sock.bind(("127.0.0.1", 0))
+        demux = _fastpath.Demux(shared.fileno())
+        with pytest.raises(ValueError):
+            demux.route("peer.example", 5000, receiver)
+        with pytest.raises(TypeError):
+            demux.route("127.0.0.1", 5000, object())
+        demux.route("127.0.0.1", peer.getsockname()[1], receiver)
+        demux.route("127.0.0.1", peer.getsockname()[1], receiver)  # replaces, does not add
+        assert demux.counts()[3] == 1
+        packets = [_packet(n, size=200 + n) for n in range(1, 41)]
+        protected = [protect(p) for p in packets]
+        rtcp = bytes([0x80, 200, 0, 6]) + bytes(24)
+        forged = protected[0][:-1] + bytes([protected[0][-1] ^ 1])
+        expected_rest = [(rtcp, peer.getsockname()), (forged, peer.getsockname()),
+                         (stranger_protect(packets[0]), stranger.getsockname())]
+        for data in protected[:20]:
+            peer.sendto(data, shared.getsockname())
+        peer.sendto(rtcp, shared.getsockname())
+        peer.sendto(forged, shared.getsockname())
+        stranger.sendto(expected_rest[2][0], shared.getsockname())
+        for data in protected[20:]:
+            peer.sendto(data, shared.getsockname())
+        rest: list[tuple[bytes, object]] = []
+        while len(got) + len(rest) < 43:
+            _wait_readable(shared)
+            rest += demux.read(1234)
+        assert rest == expected_rest
+        assert [data for data, _ in got] == packets == [twin(data) for data in protected]
+        assert {arrival for _, arrival in got} == {1234}
+        assert demux.counts()[:3] == (40, 3, 0) and receiver.counts() == 40
+        # a replay is refused by the receiving session: Python gets it (and refuses it too)
+        peer.sendto(protected[5], shared.getsockname())
+        _wait_readable(shared)
+        assert demux.read(1) == [(protected[5], peer.getsockname())]
+        # a sink that raises costs that packet only
+        receiver2 = _fastpath.Receiver(lambda data, arrival: 1 / 0)
+        rx2 = _session(pylibsrtp.Policy.SSRC_ANY_INBOUND)
+        receiver2.session(adapter._address(adapter._srtp_lib.srtp_unprotect), adapter._address(rx2._srtp[0]), rx2)
+        demux.route("127.0.0.1", stranger.getsockname()[1], receiver2)
+        stranger.sendto(stranger_protect(packets[1]), shared.getsockname())
+        _wait_readable(shared)
+        assert demux.read(1) == [] and demux.counts()[2] == 1
+        # unrouted or forgotten: Python again
+        assert demux.unroute("127.0.0.1", peer.getsockname()[1]) is True
+        assert demux.unroute("127.0.0.1", peer.getsockname()[1]) is False
+        receiver2.session()
+        for sock, data in ((peer, protect(packets[-1])), (stranger, stranger_protect(packets[2]))):
+            sock.sendto(data, shared.getsockname())
+        rest = []
+        while len(rest) < 2:
+            _wait_readable(shared)
+            rest += demux.read(1)
+        assert len(got) == 40
+        demux.close()
+        assert demux.counts()[3] == 0 and demux.read(1) == []
+
+
 def test_without_the_extension_the_worker_falls_back_to_python() -> None:
     """An install without a compiler: the adapter chooses the Python path and its self-test passes."""
     code = (

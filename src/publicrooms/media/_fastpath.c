@@ -400,6 +400,375 @@ fail:
     return NULL;
 }
 
+/* --- Receiver: one publish connection's receiving side, as the demultiplexer sees it -------- *
+ * Its SRTP session (set by Python once DTLS is up) and the Python sink that takes the plain
+ * RTP packets: sink(plain: bytes, arrival_ms: int). */
+
+typedef struct {
+    PyObject_HEAD
+    srtp_fn unprotect; /* NULL until session(): packets go to Python */
+    void *ctx;
+    PyObject *keep;
+    PyObject *sink;
+    unsigned long long packets; /* unprotected here and handed to the sink */
+} Receiver;
+
+static int Receiver_init(Receiver *self, PyObject *args, PyObject *kwargs) {
+    PyObject *sink;
+    if (!PyArg_ParseTuple(args, "O", &sink)) return -1;
+    if (!PyCallable_Check(sink)) {
+        PyErr_SetString(PyExc_TypeError, "Receiver(sink): sink must be callable");
+        return -1;
+    }
+    Py_INCREF(sink);
+    Py_XSETREF(self->sink, sink);
+    return 0;
+}
+
+static int Receiver_traverse(Receiver *self, visitproc visit, void *arg) {
+    Py_VISIT(self->sink);
+    Py_VISIT(self->keep);
+    return 0;
+}
+
+static int Receiver_clear(Receiver *self) {
+    Py_CLEAR(self->sink);
+    Py_CLEAR(self->keep);
+    self->unprotect = NULL;
+    self->ctx = NULL;
+    return 0;
+}
+
+static void Receiver_dealloc(Receiver *self) {
+    PyObject_GC_UnTrack(self);
+    Receiver_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Receiver_session(Receiver *self, PyObject *args) {
+    /* session(srtp_unprotect_address, srtp_session_address, owner), or session() to forget it */
+    unsigned long long unprotect = 0, ctx = 0;
+    PyObject *keep = NULL;
+    if (!PyArg_ParseTuple(args, "|KKO", &unprotect, &ctx, &keep)) return NULL;
+    if (keep == NULL) {
+        self->unprotect = NULL;
+        self->ctx = NULL;
+        Py_CLEAR(self->keep);
+        Py_RETURN_NONE;
+    }
+    if (!unprotect || !ctx) {
+        PyErr_SetString(PyExc_ValueError, "null SRTP function or session");
+        return NULL;
+    }
+    Py_INCREF(keep);
+    Py_XSETREF(self->keep, keep);
+    self->unprotect = (srtp_fn)(uintptr_t)unprotect;
+    self->ctx = (void *)(uintptr_t)ctx;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Receiver_counts(Receiver *self, PyObject *unused) {
+    return Py_BuildValue("K", self->packets);
+}
+
+static PyMethodDef Receiver_methods[] = {
+    {"session", (PyCFunction)Receiver_session, METH_VARARGS, "session(unprotect_address, session_address, owner) or session()"},
+    {"counts", (PyCFunction)Receiver_counts, METH_NOARGS, "packets unprotected here"},
+    {NULL},
+};
+
+static PyTypeObject ReceiverType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "publicrooms.media._fastpath.Receiver",
+    .tp_basicsize = sizeof(Receiver),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Receiver(sink): a publish connection's SRTP session and plain-RTP sink, for a Demux",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Receiver_init,
+    .tp_dealloc = (destructor)Receiver_dealloc,
+    .tp_traverse = (traverseproc)Receiver_traverse,
+    .tp_clear = (inquiry)Receiver_clear,
+    .tp_methods = Receiver_methods,
+};
+
+/* --- Demux: the worker's shared socket, read with recvmmsg, routed by remote address -------- *
+ * An SRTP packet from an address routed to a Receiver with a session is unprotected here and
+ * given to the receiver (its sink, or the compiled forward); every other datagram (STUN, DTLS,
+ * RTCP, unknown addresses, packets that fail authentication) is returned to Python, which
+ * dispatches it as before. Python adds a route when it has seen the connection's first SRTP
+ * packet and removes it when the connection goes away. */
+
+#define ROUTE_BUCKETS 256
+
+typedef struct Route {
+    struct sockaddr_storage addr;
+    socklen_t length;
+    Receiver *receiver;
+    struct Route *next;
+} Route;
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    Route *buckets[ROUTE_BUCKETS];
+    Py_ssize_t routes;
+    unsigned long long handled; /* datagrams unprotected here */
+    unsigned long long passed;  /* datagrams returned to Python */
+    unsigned long long errors;  /* sink calls that raised */
+} Demux;
+
+static unsigned address_hash(const struct sockaddr_storage *addr) {
+    unsigned h = 2166136261u;
+    const unsigned char *bytes;
+    size_t n;
+    uint16_t port;
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
+        bytes = (const unsigned char *)&v4->sin_addr;
+        n = 4;
+        port = v4->sin_port;
+    } else {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)addr;
+        bytes = (const unsigned char *)&v6->sin6_addr;
+        n = 16;
+        port = v6->sin6_port;
+    }
+    for (size_t k = 0; k < n; k++) h = (h ^ bytes[k]) * 16777619u;
+    h = (h ^ (port & 0xFF)) * 16777619u;
+    h = (h ^ (port >> 8)) * 16777619u;
+    return h & (ROUTE_BUCKETS - 1);
+}
+
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family) return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+}
+
+static Route **find_route(Demux *self, const struct sockaddr_storage *addr) {
+    Route **link = &self->buckets[address_hash(addr)];
+    while (*link != NULL && !same_address(&(*link)->addr, addr)) link = &(*link)->next;
+    return link;
+}
+
+static int Demux_init(Demux *self, PyObject *args, PyObject *kwargs) {
+    int fd;
+    if (!PyArg_ParseTuple(args, "i", &fd)) return -1;
+    self->fd = fd;
+    return 0;
+}
+
+static void clear_routes(Demux *self) {
+    for (int b = 0; b < ROUTE_BUCKETS; b++) {
+        Route *route = self->buckets[b];
+        self->buckets[b] = NULL;
+        while (route != NULL) {
+            Route *next = route->next;
+            Py_DECREF(route->receiver);
+            PyMem_Free(route);
+            route = next;
+        }
+    }
+    self->routes = 0;
+}
+
+static int Demux_traverse(Demux *self, visitproc visit, void *arg) {
+    for (int b = 0; b < ROUTE_BUCKETS; b++)
+        for (Route *route = self->buckets[b]; route != NULL; route = route->next) Py_VISIT(route->receiver);
+    return 0;
+}
+
+static int Demux_clear(Demux *self) {
+    clear_routes(self);
+    return 0;
+}
+
+static void Demux_dealloc(Demux *self) {
+    PyObject_GC_UnTrack(self);
+    clear_routes(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Demux_route(Demux *self, PyObject *const *args, Py_ssize_t nargs) {
+    /* route(host, port, receiver): SRTP from (host, port) goes to `receiver` (replaces any route) */
+    if (nargs != 3 || !PyObject_TypeCheck(args[2], &ReceiverType)) {
+        PyErr_SetString(PyExc_TypeError, "route(host, port, receiver: Receiver)");
+        return NULL;
+    }
+    long port = PyLong_AsLong(args[1]);
+    if (port == -1 && PyErr_Occurred()) return NULL;
+    if (port <= 0 || port > 65535) {
+        PyErr_SetString(PyExc_ValueError, "port out of range");
+        return NULL;
+    }
+    struct sockaddr_storage addr;
+    socklen_t length;
+    if (parse_address(args[0], (int)port, &addr, &length) < 0) return NULL;
+    Route **link = find_route(self, &addr);
+    Py_INCREF(args[2]);
+    if (*link != NULL) {
+        Py_SETREF((*link)->receiver, (Receiver *)args[2]);
+        Py_RETURN_NONE;
+    }
+    Route *route = PyMem_Malloc(sizeof(Route));
+    if (route == NULL) {
+        Py_DECREF(args[2]);
+        return PyErr_NoMemory();
+    }
+    route->addr = addr;
+    route->length = length;
+    route->receiver = (Receiver *)args[2];
+    route->next = NULL;
+    *link = route;
+    self->routes++;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Demux_unroute(Demux *self, PyObject *const *args, Py_ssize_t nargs) {
+    /* unroute(host, port) -> bool: datagrams from (host, port) go to Python again */
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "unroute(host, port)");
+        return NULL;
+    }
+    long port = PyLong_AsLong(args[1]);
+    if (port == -1 && PyErr_Occurred()) return NULL;
+    if (port <= 0 || port > 65535) Py_RETURN_FALSE;
+    struct sockaddr_storage addr;
+    socklen_t length;
+    if (parse_address(args[0], (int)port, &addr, &length) < 0) return NULL;
+    Route **link = find_route(self, &addr);
+    if (*link == NULL) Py_RETURN_FALSE;
+    Route *route = *link;
+    *link = route->next;
+    self->routes--;
+    Py_DECREF(route->receiver);
+    PyMem_Free(route);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *address_tuple(const struct sockaddr_storage *addr);
+static int receiver_take(Receiver *receiver, unsigned char *plain, int length, PyObject *arrival);
+
+/* One recvmmsg; returns the datagrams for Python, or NULL with an exception set. */
+static PyObject *Demux_read(Demux *self, PyObject *arrival) {
+    /* read(arrival_ms) -> [(data, (host, port)), ...]: what Python must handle */
+    static unsigned char data[BATCH][RECV_BYTES];
+    static struct sockaddr_storage addrs[BATCH];
+    static struct iovec iov[BATCH];
+    static struct mmsghdr msgs[BATCH];
+    static unsigned char plain[RECV_BYTES];
+    if (!PyLong_Check(arrival)) {
+        PyErr_SetString(PyExc_TypeError, "read(arrival_ms: int)");
+        return NULL;
+    }
+    PyObject *result = PyList_New(0);
+    if (result == NULL) return NULL;
+    if (self->fd < 0) return result;
+    for (int k = 0; k < BATCH; k++) {
+        iov[k].iov_base = data[k];
+        iov[k].iov_len = RECV_BYTES;
+        memset(&msgs[k], 0, sizeof(msgs[k]));
+        msgs[k].msg_hdr.msg_name = &addrs[k];
+        msgs[k].msg_hdr.msg_namelen = sizeof(addrs[k]);
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(self->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNREFUSED) return result;
+        Py_DECREF(result);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    for (int k = 0; k < n; k++) {
+        if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) continue; /* larger than any media datagram */
+        const unsigned char *d = data[k];
+        int size = (int)msgs[k].msg_len;
+        /* SRTP, not SRTCP (payload types 64-95 are RTCP's packet types 192-223) */
+        if (size > 12 && size <= BUFFER_BYTES && d[0] > 127 && d[0] < 192 && !(d[1] > 191 && d[1] < 224)) {
+            Route *route = *find_route(self, &addrs[k]);
+            if (route != NULL && route->receiver->unprotect != NULL) {
+                Receiver *receiver = route->receiver;
+                memcpy(plain, d, (size_t)size);
+                int length = size;
+                if (receiver->unprotect(receiver->ctx, plain, &length) == 0) {
+                    self->handled++;
+                    receiver->packets++;
+                    Py_INCREF(receiver); /* the sink may remove the route */
+                    int status = receiver_take(receiver, plain, length, arrival);
+                    Py_DECREF(receiver);
+                    if (status < 0) {
+                        if (self->errors++ == 0) PyErr_WriteUnraisable((PyObject *)self);
+                        PyErr_Clear();
+                    }
+                    continue;
+                }
+                /* fails authentication here: Python decides (its session may be newer) */
+            }
+        }
+        self->passed++;
+        PyObject *addr = address_tuple(&addrs[k]);
+        if (addr == NULL) goto fail;
+        PyObject *item = Py_BuildValue("(y#N)", (const char *)d, (Py_ssize_t)size, addr);
+        if (item == NULL) goto fail;
+        int appended = PyList_Append(result, item);
+        Py_DECREF(item);
+        if (appended < 0) goto fail;
+    }
+    return result;
+fail:
+    Py_DECREF(result);
+    return NULL;
+}
+
+static int receiver_take(Receiver *receiver, unsigned char *plain, int length, PyObject *arrival) {
+    if (receiver->sink == NULL) return 0;
+    PyObject *packet = PyBytes_FromStringAndSize((const char *)plain, length);
+    if (packet == NULL) return -1;
+    PyObject *call_args[2] = {packet, arrival};
+    PyObject *out = PyObject_Vectorcall(receiver->sink, call_args, 2, NULL);
+    Py_DECREF(packet);
+    if (out == NULL) return -1;
+    Py_DECREF(out);
+    return 0;
+}
+
+static PyObject *Demux_close(Demux *self, PyObject *unused) {
+    clear_routes(self);
+    self->fd = -1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Demux_counts(Demux *self, PyObject *unused) {
+    return Py_BuildValue("KKKn", self->handled, self->passed, self->errors, self->routes);
+}
+
+static PyMethodDef Demux_methods[] = {
+    {"route", (PyCFunction)(void (*)(void))Demux_route, METH_FASTCALL, "route(host, port, receiver)"},
+    {"unroute", (PyCFunction)(void (*)(void))Demux_unroute, METH_FASTCALL, "unroute(host, port) -> bool"},
+    {"read", (PyCFunction)Demux_read, METH_O, "read(arrival_ms) -> [(data, (host, port))] for Python"},
+    {"close", (PyCFunction)Demux_close, METH_NOARGS, "forget every route and stop reading"},
+    {"counts", (PyCFunction)Demux_counts, METH_NOARGS, "(handled, passed to Python, sink errors, routes)"},
+    {NULL},
+};
+
+static PyTypeObject DemuxType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "publicrooms.media._fastpath.Demux",
+    .tp_basicsize = sizeof(Demux),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Demux(fd): recvmmsg on a shared socket, SRTP routed by remote address to Receivers",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Demux_init,
+    .tp_dealloc = (destructor)Demux_dealloc,
+    .tp_traverse = (traverseproc)Demux_traverse,
+    .tp_clear = (inquiry)Demux_clear,
+    .tp_methods = Demux_methods,
+};
+
 static PyMethodDef fastpath_functions[] = {
     {"begin", fp_begin, METH_NOARGS, "begin(): Sender.send queues until the matching end()"},
     {"end", fp_end, METH_NOARGS, "end() -> int: leave a begin(); the outermost sends the queue (sendmmsg), returns how many"},
@@ -413,13 +782,20 @@ static struct PyModuleDef fastpath_module = {
 };
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
-    if (PyType_Ready(&SenderType) < 0 || PyType_Ready(&UnprotectorType) < 0) return NULL;
+    if (PyType_Ready(&SenderType) < 0 || PyType_Ready(&UnprotectorType) < 0 || PyType_Ready(&ReceiverType) < 0 ||
+        PyType_Ready(&DemuxType) < 0)
+        return NULL;
     PyObject *module = PyModule_Create(&fastpath_module);
     if (module == NULL) return NULL;
     Py_INCREF(&SenderType);
     Py_INCREF(&UnprotectorType);
+    Py_INCREF(&ReceiverType);
+    Py_INCREF(&DemuxType);
+
     if (PyModule_AddObject(module, "Sender", (PyObject *)&SenderType) < 0 ||
-        PyModule_AddObject(module, "Unprotector", (PyObject *)&UnprotectorType) < 0) {
+        PyModule_AddObject(module, "Unprotector", (PyObject *)&UnprotectorType) < 0 ||
+        PyModule_AddObject(module, "Receiver", (PyObject *)&ReceiverType) < 0 ||
+        PyModule_AddObject(module, "Demux", (PyObject *)&DemuxType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

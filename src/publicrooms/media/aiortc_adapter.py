@@ -18,7 +18,9 @@ import dataclasses
 import inspect
 import logging
 import random
+import select
 import socket
+import time
 from importlib.metadata import version
 from typing import Any, Awaitable, Callable
 
@@ -35,8 +37,9 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
-from . import icetcp
+from . import icetcp, native_io
 from .errors import AdapterMismatch
+from .native_io import batch_stats, native_in_use, use_native  # noqa: F401 (the adapter's API)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ PYLIBSRTP_VERSION = "1.0.0"  # comes with aiortc; its session internals are used
 
 # one UDP socket per peer connection (audio and video are bundled), so no STUN needed here
 _RCVBUF_BYTES = 1 << 20
+_NTP_UNIX_OFFSET_S = 2208988800  # arrival times are NTP milliseconds, as aiortc's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,10 +293,14 @@ class UdpMux:
     leaves in one sendmmsg per socket.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, clock: Any = None) -> None:
         self.sock = sock
         self.sockname = sock.getsockname()
         self._fd = sock.fileno()
+        now = clock.time if clock is not None else time.time
+        # arrival times in aiortc's unit (NTP milliseconds), once per batch
+        self._reader = native_io.SocketReader(self._fd, self._recv_python,
+                                              lambda: int((now() + _NTP_UNIX_OFFSET_S) * 1000))
         self._by_ufrag: dict[str, aioice.ice.StunProtocol] = {}
         self._by_addr: dict[tuple[Any, ...], aioice.ice.StunProtocol] = {}
         self._loop = asyncio.get_running_loop()
@@ -303,7 +311,8 @@ class UdpMux:
         self.tcp: icetcp.IceTcpListener | None = None  # ICE-TCP on the same port number
 
     @classmethod
-    async def open(cls, address: str, port: int, min_port: int = 0, max_port: int = 0) -> "UdpMux":
+    async def open(cls, address: str, port: int, min_port: int = 0, max_port: int = 0,
+                   clock: Any = None) -> "UdpMux":
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         ports = [port]
         if not port and min_port:
@@ -321,7 +330,7 @@ class UdpMux:
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF_BYTES * 4)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _RCVBUF_BYTES * 4)
-            return cls(sock)
+            return cls(sock, clock)
         where = port or (f"{min_port}-{max_port}" if min_port else "any")
         raise OSError(f"cannot bind the media UDP port on {address} ({where}): {last_error}") from last_error
 
@@ -344,6 +353,7 @@ class UdpMux:
         return protocol
 
     def detach(self, protocol: aioice.ice.StunProtocol) -> None:
+        self._reader.unroute_owner(protocol)
         for ufrag in [u for u, p in self._by_ufrag.items() if p is protocol]:
             del self._by_ufrag[ufrag]
         for addr in [a for a, p in self._by_addr.items() if p is protocol]:
@@ -360,16 +370,22 @@ class UdpMux:
         except OSError:  # full buffer or unreachable: UDP, the sender's timers retry what matters
             self.dropped += 1
 
+    def route(self, addr: Any, receiver: Any, protocol: aioice.ice.StunProtocol) -> None:
+        """SRTP from `addr` (owned by `protocol`) is unprotected in C and given to `receiver`."""
+        key = (addr[0], addr[1])
+        if self._by_addr.get(key) is protocol:
+            self._reader.route(key, receiver, protocol)
+
+    def routes(self) -> int:
+        """Addresses whose SRTP the compiled demultiplexer handles (for leak checks)."""
+        return self._reader.routes()
+
+    def handled(self) -> int:
+        """Datagrams the compiled demultiplexer took past Python's dispatch."""
+        return self._reader.handled()
+
     def _readable(self) -> None:
-        if _native_enabled:
-            batch = _native_module.recv_batch(self._fd)
-            _native_module.begin()
-            try:
-                self._dispatch(batch)
-            finally:
-                _native_module.end()
-        else:
-            self._dispatch(self._recv_python())
+        self._reader.read(self._dispatch)
 
     def _recv_python(self) -> list[tuple[bytes, Any]]:
         batch = []
@@ -418,6 +434,7 @@ class UdpMux:
             protocol.transport.close()
         if self.tcp is not None:
             self.tcp.close()
+        self._reader.close()
         self.sock.close()
 
 
@@ -431,7 +448,7 @@ async def _open_shared(address: str, port: int, network: Network, clock: Any) ->
     """
     error: OSError | None = None
     for _ in range(1 if port else 16):
-        mux = await UdpMux.open(address, port, network.min_port, network.max_port)
+        mux = await UdpMux.open(address, port, network.min_port, network.max_port, clock)
         if network.ice_tcp is None:
             return mux
         try:
@@ -786,51 +803,21 @@ def discard_send(packet: bytes, payload_type: int = -1) -> bool:
 
 # --- the compiled hot path (publicrooms.media._fastpath), with the Python path as fallback ---
 
-try:
-    from . import _fastpath as _native_module
-except ImportError:  # not built (no compiler at install time): the Python path does the same
-    _native_module = None  # type: ignore[assignment]
-_NATIVE_API = ("Sender", "Unprotector", "begin", "end", "recv_batch", "batch_stats")
-if _native_module is not None and not all(hasattr(_native_module, name) for name in _NATIVE_API):
-    # built from an older _fastpath.c (a checkout updated without `pip install -e .` again)
-    logging.getLogger(__name__).warning("publicrooms.media._fastpath is out of date (rebuild it with "
-                                        "`pip install -e .`); using the Python path")
-    _native_module = None  # type: ignore[assignment]
-
-_native_enabled = _native_module is not None
-
-
-def use_native(enabled: bool) -> bool:
-    """Choose the compiled path when it is built and `enabled`; returns whether it is in use."""
-    global _native_enabled
-    _native_enabled = enabled and _native_module is not None
-    return _native_enabled
-
-
-def native_in_use() -> bool:
-    return _native_enabled
-
-
-def batch_stats() -> tuple[int, int]:
-    """(sendmmsg calls, datagrams they sent) in this process; (0, 0) on the Python path."""
-    return _native_module.batch_stats() if _native_enabled else (0, 0)  # type: ignore[no-any-return]
-
-
 def _address(cdata: Any) -> int:
     return int(_srtp_ffi.cast("uintptr_t", cdata))
 
 
 def native_sender(session: pylibsrtp.Session) -> Any:
     """A compiled Sender on the session's libsrtp context, or None on the Python path."""
-    if not _native_enabled:
+    if not native_io.native_in_use():
         return None
-    return _native_module.Sender(_address(_srtp_lib.srtp_protect), _address(session._srtp[0]), session)
+    return native_io.module.Sender(_address(_srtp_lib.srtp_protect), _address(session._srtp[0]), session)
 
 
 def srtp_unprotector(session: pylibsrtp.Session) -> Callable[[bytes], bytes | None]:
     """`unprotect(data)` -> plain RTP, or None when the packet fails authentication."""
-    if _native_enabled:
-        return _native_module.Unprotector(  # type: ignore[no-any-return]
+    if native_io.native_in_use():
+        return native_io.module.Unprotector(  # type: ignore[no-any-return]
             _address(_srtp_lib.srtp_unprotect), _address(session._srtp[0]), session
         )
     unprotect = session.unprotect
@@ -884,16 +871,30 @@ def hook_datagrams(pc: RTCPeerConnection, sink: RtpSink, now_ms: Callable[[], in
     if dtls is None:
         return
     connection = dtls.transport._connection
+    receiver = native_io.receiver(sink)  # the compiled demultiplexer's end, shared by the sockets
     for protocol in connection._protocols:
         if getattr(protocol, "_publicrooms_fast", False):
             continue
         protocol._publicrooms_fast = True
-        protocol.datagram_received = _fast_datagrams(protocol.datagram_received, dtls, sink, now_ms)
+        transport = protocol.transport
+        mux = transport._mux if isinstance(transport, _MuxTransport) else None
+        protocol.datagram_received = _fast_datagrams(
+            protocol.datagram_received, dtls, sink, now_ms, (mux, receiver, protocol) if mux else None
+        )
 
 
 def _fast_datagrams(
-    original: Callable[[bytes, Any], None], dtls: RTCDtlsTransport, sink: RtpSink, now_ms: Callable[[], int]
+    original: Callable[[bytes, Any], None],
+    dtls: RTCDtlsTransport,
+    sink: RtpSink,
+    now_ms: Callable[[], int],
+    shared: tuple["UdpMux", Any, aioice.ice.StunProtocol] | None,
 ) -> Callable[[bytes, Any], None]:
+    """The connection's datagram_received with SRTP taken straight to `sink`.
+
+    On a shared port with the compiled demultiplexer, the first SRTP packet from an address
+    routes that address to the connection's Receiver: the next ones never reach Python.
+    """
     connected = DtlsState.CONNECTED
     current: list[Any] = [None, None]  # the receiving session and its unprotector
 
@@ -904,6 +905,10 @@ def _fast_datagrams(
             if session is not None and dtls._state is connected:
                 if session is not current[0]:
                     current[0], current[1] = session, srtp_unprotector(session)
+                    if shared is not None and shared[1] is not None:
+                        shared[1].session(_address(_srtp_lib.srtp_unprotect), _address(session._srtp[0]), session)
+                if shared is not None and shared[1] is not None and native_io.native_in_use():
+                    shared[0].route(addr, shared[1], shared[2])
                 plain = current[1](data)
                 if plain is not None:
                     sink(plain, now_ms())
@@ -977,19 +982,52 @@ def _native_self_test(packet: bytes) -> None:
         sink.bind(("127.0.0.1", 0))
         sink.setblocking(False)
         sender.target(out.fileno(), "127.0.0.1", sink.getsockname()[1])
-        calls = _native_module.batch_stats()[0]
-        _native_module.begin()
+        calls = native_io.module.batch_stats()[0]
+        native_io.module.begin()
         try:
             _require(sender.send(packet) is True and sender.send(packet) is True, "compiled batched send")
-            _require(_native_module.recv_batch(sink.fileno()) == [], "compiled batch waits for end()")
+            _require(native_io.module.recv_batch(sink.fileno()) == [], "compiled batch waits for end()")
         finally:
-            sent = _native_module.end()
-        _require(sent == 2 and _native_module.batch_stats()[0] == calls + 1, "compiled sendmmsg batch")
-        received_batch = _native_module.recv_batch(sink.fileno())
+            sent = native_io.module.end()
+        _require(sent == 2 and native_io.module.batch_stats()[0] == calls + 1, "compiled sendmmsg batch")
+        received_batch = native_io.module.recv_batch(sink.fileno())
         _require([len(data) for data, _ in received_batch] == [len(received)] * 2
                  and received_batch[0][1] == out.getsockname(), "compiled recvmmsg batch")
     sender.target(-1)
     _require(sender.send(packet) is False, "compiled send after target(-1)")
+    _demux_self_test(packet, inbound)
+
+
+def _demux_self_test(packet: bytes, inbound: pylibsrtp.Policy) -> None:
+    """The compiled demultiplexer unprotects routed SRTP into its sink and returns the rest."""
+    session = pylibsrtp.Session(inbound)
+    got: list[tuple[bytes, int]] = []
+    receiver = native_io.module.Receiver(lambda data, arrival: got.append((data, arrival)))
+    receiver.session(_address(_srtp_lib.srtp_unprotect), _address(session._srtp[0]), session)
+    protect = pylibsrtp.Session(_self_test_policy()).protect
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as shared, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        shared.bind(("127.0.0.1", 0))
+        peer.bind(("127.0.0.1", 0))
+        demux = native_io.module.Demux(shared.fileno())
+        try:
+            demux.route("127.0.0.1", peer.getsockname()[1], receiver)
+            stun = b"\x00\x01\x00\x00" + bytes(16)
+            for data in (protect(packet), stun, protect(packet[:3] + bytes([packet[3] + 1]) + packet[4:])):
+                peer.sendto(data, shared.getsockname())
+            rest: list[tuple[bytes, Any]] = []
+            deadline = time.monotonic() + 2.0
+            while len(got) + len(rest) < 3 and time.monotonic() < deadline:
+                select.select([shared], [], [], 0.1)
+                rest += demux.read(7)
+            _require([a for _, a in got] == [7, 7] and got[0][0] == packet, "compiled demux: SRTP to its receiver")
+            _require(rest == [(stun, peer.getsockname())], "compiled demux: other datagrams to Python")
+            _require(demux.unroute("127.0.0.1", peer.getsockname()[1]) is True, "compiled demux: unroute")
+            peer.sendto(protect(packet[:3] + bytes([packet[3] + 2]) + packet[4:]), shared.getsockname())
+            select.select([shared], [], [], 2.0)
+            _require(len(demux.read(7)) == 1 and len(got) == 2, "compiled demux: unrouted SRTP to Python")
+        finally:
+            demux.close()
 
 
 async def self_test() -> None:
@@ -1049,7 +1087,7 @@ async def _self_test() -> None:
         packet = bytes([0x80, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7]) + b"payload"
         twin = pylibsrtp.Session(_self_test_policy())
         _require(srtp_protector(session)(packet) == twin.protect(packet), "fast SRTP protect")
-        if _native_enabled:
+        if native_io.native_in_use():
             _native_self_test(packet)
         connection = dtls.transport.iceGatherer._connection
         _require(dtls.transport._connection is connection, "RTCIceTransport._connection")

@@ -193,7 +193,7 @@ class MediaService:
                 continue
         totals = {
             key: sum(w[key] for w in workers)
-            for key in ("peerConnections", "udpSockets", "muxConnections", "upTracks", "downTracks", "tasks",
+            for key in ("peerConnections", "udpSockets", "muxConnections", "muxRoutes", "upTracks", "downTracks", "tasks",
                         "cpuSeconds", "cpuUserSeconds")
         }
         totals["packetsForwarded"] = sum(w["counters"]["forwarded"] for w in workers)

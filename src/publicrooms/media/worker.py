@@ -140,6 +140,8 @@ class Worker:
             "nativeFastpath": adapter.native_in_use(),
             "udpPorts": self.udp_ports(),
             "muxConnections": sum(mux.connections() for mux in self._network.muxes),
+            "muxRoutes": sum(mux.routes() for mux in self._network.muxes),
+            "demuxHandled": sum(mux.handled() for mux in self._network.muxes),
             "tcpPorts": [mux.tcp.port for mux in self._network.muxes if mux.tcp],
             "tcpStreams": [list(mux.tcp.counts()) for mux in self._network.muxes if mux.tcp],
             "sendBatches": list(adapter.batch_stats()),

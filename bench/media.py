@@ -306,8 +306,7 @@ async def hot_path(subscribers: int, packets: list[bytes]) -> dict[str, float]:
             pc = RTCPeerConnection()
             pcs.append(pc)
             sender = pc.addTransceiver("video", direction="sendonly").sender
-            downtrack = DownTrack(uptrack, sender, clock=Clock(), counters=counters,
-                                  history_packets=512, rtcp_interval_s=1.0)
+            downtrack = DownTrack(uptrack, sender, clock=Clock(), counters=counters, rtcp_interval_s=1.0)
             policy = pylibsrtp.Policy(key=os.urandom(44), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND,
                                       srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM)
             policy.allow_repeat_tx = True

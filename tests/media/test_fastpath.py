@@ -197,7 +197,7 @@ def test_demux_unprotects_routed_srtp_and_returns_everything_else(compiled: None
         assert rest == expected_rest
         assert [data for data, _ in got] == packets == [twin(data) for data in protected]
         assert {arrival for _, arrival in got} == {1234}
-        assert demux.counts()[:3] == (40, 3, 0) and receiver.counts() == 40
+        assert demux.counts()[:3] == (40, 3, 0) and receiver.counts() == (40, 0, 0)
         # a replay is refused by the receiving session: Python gets it (and refuses it too)
         peer.sendto(protected[5], shared.getsockname())
         _wait_readable(shared)
@@ -254,3 +254,184 @@ def test_an_out_of_date_extension_is_not_used() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "fallback ok"
     assert "out of date" in result.stderr
+
+
+# --- the compiled up track forward against the Python path ----------------------------------
+
+AUDIO_LEVEL_ID, MID_ID = 1, 4  # the publisher's ids; subscribers get the audio level as 2, no mid
+
+
+class _Down:
+    """A live down track reduced to what UpTrack uses: write() through `send`, compiled() its DownForward."""
+
+    def __init__(self, send, compiled=None) -> None:  # noqa: ANN001
+        self.live = True
+        self._send = send
+        self._compiled = compiled
+
+    def compiled(self):  # noqa: ANN201
+        return self._compiled
+
+    def write(self, packet: bytes, seq: int, keyframe: bool) -> None:
+        assert self._send(packet, -1) is not False
+
+    def source_closed(self) -> None:
+        self.live = False
+
+
+def _audio_uptrack():  # noqa: ANN202
+    from aiortc import RTCRtpCodecParameters
+
+    from publicrooms.clock import Clock
+    from publicrooms.media.uptrack import AUDIO_LEVEL_URI, MID_URI, UpTrack
+
+    uptrack = UpTrack(participant_id="p", kind="audio", clock=Clock(), pli_throttle_s=0.5, history_packets=64)
+    uptrack.out_ssrc = 0x0A0B0C0D
+    uptrack.attach_source(lambda ssrc: None, lambda ssrc, lost: None)
+    uptrack.configure(adapter.ReceiveInfo(
+        kind="audio", mid="0",
+        codecs=[RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)],
+        header_extensions={AUDIO_LEVEL_URI: AUDIO_LEVEL_ID, MID_URI: MID_ID}, ssrcs=(77,), rtx_ssrcs={}, rtcp_ssrc=5,
+    ))
+    uptrack.down_pt = 109
+    return uptrack
+
+
+def _opus(seq: int, ssrc: int = 77, level: int = 30, padding: bool = False) -> bytes:
+    """Opus RTP with one-byte extensions: audio level (voice bit), mid, padding bytes between."""
+    extension = bytes([0xBE, 0xDE, 0, 3, (AUDIO_LEVEL_ID << 4) | 0, 0x80 | level, 0, (MID_ID << 4) | 1, ord("0"), 0,
+                       0, 0, 0, 0, 0, 0])[:16]
+    flags = 0x90 | (0x20 if padding else 0)
+    header = bytes([flags, 111, seq >> 8 & 0xFF, seq & 0xFF]) + (seq * 960).to_bytes(4, "big") + ssrc.to_bytes(4, "big")
+    payload = bytes([0xFC]) + os.urandom(60)
+    return header + extension + (bytes(3) + b"\x04" if padding else payload)
+
+
+def _scenario() -> list[list[tuple[bytes, int]]]:
+    """Phases of (packet, arrival ms); between phases the track is muted, then unmuted."""
+    steady = [_opus(s, level=s % 100) for s in range(1000, 1040)]
+    gap = [_opus(s) for s in range(1043, 1050)]  # 1040-1042 lost
+    late = [_opus(1041)]  # a late packet (a duplicate would be an SRTP replay, refused before RTP)
+    padded = [_opus(1050, padding=True)] + [_opus(s) for s in range(1051, 1060)]
+    restart = [_opus(s, ssrc=99) for s in range(7, 30)]  # the publisher came back with a new SSRC
+    first = [(p, 5000 + i * 20) for i, p in enumerate(steady + gap + late + padded)]
+    muted = [(_opus(s), 7000 + s) for s in range(1060, 1070)]
+    after = [(p, 9000 + i * 20) for i, p in enumerate([_opus(s) for s in range(1070, 1090)] + restart)]
+    return [first, muted, after]
+
+
+def _run_python(phases: list[list[tuple[bytes, int]]]):  # noqa: ANN202
+    adapter.use_native(False)
+    uptrack = _audio_uptrack()
+    assert uptrack.forward is None
+    out: list[bytes] = []
+    uptrack.add_downtrack(_Down(lambda packet, pt: out.append(packet) or True))
+    for index, phase in enumerate(phases):
+        uptrack.set_muted(index == 1)
+        for packet, arrival in phase:
+            uptrack.on_rtp(packet, arrival)
+    return out, uptrack
+
+
+def _run_compiled(phases: list[list[tuple[bytes, int]]]):  # noqa: ANN202
+    import select
+
+    from publicrooms.media import _fastpath
+
+    adapter.use_native(True)
+    uptrack = _audio_uptrack()
+    assert uptrack.forward is not None
+    rx = _session(pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    tracked: set[int] = set()
+    receiver = None
+
+    def sink(data: bytes, arrival: int) -> None:  # what Publisher._on_rtp does
+        uptrack.on_rtp(data, arrival)
+        ssrc = int.from_bytes(data[8:12], "big")
+        if ssrc not in tracked and uptrack.media_ssrc == ssrc:
+            tracked.add(ssrc)
+            receiver.track(ssrc, uptrack.forward)
+
+    receiver = _fastpath.Receiver(sink)
+    receiver.session(adapter._address(adapter._srtp_lib.srtp_unprotect), adapter._address(rx._srtp[0]), rx)
+    protect = _session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND).protect
+    unprotect = adapter.srtp_unprotector(_session(pylibsrtp.Policy.SSRC_ANY_INBOUND))
+    arrival_s = [0.0]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as shared, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as subscriber:
+        for sock in (shared, peer, subscriber):
+            sock.bind(("127.0.0.1", 0))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        demux = _fastpath.Demux(shared.fileno(), lambda: arrival_s[0], lambda rest: pytest.fail(f"to Python: {rest}"))
+        demux.route("127.0.0.1", peer.getsockname()[1], receiver)
+        sender = adapter.native_sender(_session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND))
+        sender.target(shared.fileno(), *subscriber.getsockname())
+        uptrack.add_downtrack(_Down(sender.send, _fastpath.DownForward(sender, -1)))
+        for index, phase in enumerate(phases):
+            uptrack.set_muted(index == 1)
+            for packet, arrival in phase:  # one datagram per poll: each with its own arrival time
+                arrival_s[0] = arrival / 1000 - 2_208_988_800
+                peer.sendto(protect(packet), shared.getsockname())
+                assert select.select([shared], [], [], 2.0)[0]
+                demux.poll()
+        out: list[bytes] = []
+        subscriber.setblocking(False)
+        while True:
+            try:
+                out.append(unprotect(subscriber.recv(2048)))
+            except BlockingIOError:
+                break
+        forwarded = demux.counts()[4]
+        demux.close()
+    return out, uptrack, forwarded
+
+
+def test_compiled_forward_sends_what_the_python_path_sends(compiled: None) -> None:
+    """Same packets, same state changes: the compiled forward (real socket, real SRTP both ways)
+    and the Python path forward the same bytes (rewritten seq/ts/ssrc/pt, audio level id 1 -> 2,
+    mid blanked), skip the same drops, and leave the same state and counts behind."""
+    phases = _scenario()
+    python_out, python_track = _run_python(phases)
+    compiled_out, compiled_track, forwarded = _run_compiled(phases)
+    assert len(python_out) == 40 + 7 + 1 + 9 + 20 + 23  # the padding-only and the muted are dropped
+    assert compiled_out == python_out
+    assert forwarded > len(python_out) // 2  # most went through C, not Python
+    compiled_track.sync()
+    for name in ("packets_in", "packets_dropped", "highest_seq", "last_out_seq", "last_out_ts", "last_arrival_ms",
+                 "level_peak", "_seq_offset", "_ts_offset"):
+        assert getattr(compiled_track, name) == getattr(python_track, name), name
+    assert compiled_track.missing == python_track.missing  # the restart cleared both
+    # one history per up track: every forwarded packet is there for NACKs, on both paths
+    for packet in python_out[-20:]:
+        seq = (packet[2] << 8) | packet[3]
+        assert compiled_track.retained(seq) == python_track.retained(seq) == packet
+    assert compiled_track.retained((((python_out[-1][2] << 8) | python_out[-1][3]) + 1) & 0xFFFF) is None
+    compiled_track.close()
+    assert compiled_track.retained((python_out[-1][2] << 8) | python_out[-1][3]) is None
+
+
+def test_compiled_forward_refuses_bad_parameters(compiled: None) -> None:
+    from publicrooms.media import _fastpath
+
+    with pytest.raises(ValueError):
+        _fastpath.UpForward(100)  # not a power of two
+    forward = _fastpath.UpForward(32)
+    with pytest.raises(TypeError):
+        forward.set(True, 1, 96, 0, 0, 0, 2, -1, [object()])
+    with pytest.raises(TypeError):
+        forward.set(True, 1, 96, 0, 0, 0, 2, -1, (object(),))
+    with pytest.raises(ValueError):
+        forward.extensions(bytes(15), 0)
+    with pytest.raises(TypeError):
+        _fastpath.DownForward(object())
+    receiver = _fastpath.Receiver(lambda data, arrival: None)
+    with pytest.raises(TypeError):
+        receiver.track(1, object())
+    assert all(receiver.track(ssrc, forward) for ssrc in range(8))
+    assert receiver.track(9, forward) is False  # table full: Python keeps that SSRC
+    receiver.track(3, None)
+    assert receiver.counts()[2] == 7 and receiver.track(9, forward) is True
+    receiver.untrack_all()
+    assert receiver.counts()[2] == 0
+    assert forward.pull() is None and forward.packet(5) is None and not forward.enabled

@@ -27,6 +27,7 @@
 #define MAX_TRAILER 144   /* SRTP_MAX_TRAILER_LEN */
 #define BATCH 64          /* datagrams per sendmmsg / recvmmsg */
 #define RECV_BYTES 2048
+#define MAX_TRACKS 8     /* media SSRCs per publish connection forwarded here */
 
 typedef int (*srtp_fn)(void *ctx, void *data, int *length);
 
@@ -400,6 +401,364 @@ fail:
     return NULL;
 }
 
+/* --- DownForward, UpForward: an up track's steady-state forwarding, done here -------------- *
+ * Python owns every decision (uptrack.py, downtrack.py) and pushes the parameters of the steady
+ * state into an UpForward whenever they change: the publisher's media SSRC and payload type, the
+ * last sequence number seen, the seq/ts offsets, the outgoing SSRC and payload type, the header
+ * extension id map, and the live down tracks (each a DownForward: a subscriber's Sender and
+ * payload type patch). A packet is forwarded here only when it is exactly the next one of that
+ * SSRC (no gap, no duplicate), carries no padding, the media payload type and at most one-byte
+ * header extensions, and forwarding is enabled (not muted, no keyframe wait, every live down
+ * track on the compiled sender); anything else goes to Python, which does the bookkeeping and
+ * pushes the new state back. Forwarded packets are kept in ONE history ring per up track, which
+ * Python's NACK handling reads. The counts Python reports are kept here until it pulls them. */
+
+typedef struct {
+    PyObject_HEAD
+    Sender *sender;
+    int patch_pt; /* >= 0: this subscriber's payload type differs from the up track's */
+    unsigned long long packets, octets, failed; /* since the last take() */
+} DownForward;
+
+static int DownForward_init(DownForward *self, PyObject *args, PyObject *kwargs) {
+    PyObject *sender;
+    int patch_pt = -1;
+    if (!PyArg_ParseTuple(args, "O!|i", &SenderType, &sender, &patch_pt)) return -1;
+    Py_INCREF(sender);
+    Py_XSETREF(self->sender, (Sender *)sender);
+    self->patch_pt = patch_pt < 0 ? -1 : (patch_pt & 0x7F);
+    return 0;
+}
+
+static void DownForward_dealloc(DownForward *self) {
+    Py_XDECREF(self->sender);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *DownForward_take(DownForward *self, PyObject *unused) {
+    /* take() -> (packets, octets, failed) forwarded here since the last take() */
+    PyObject *out = Py_BuildValue("KKK", self->packets, self->octets, self->failed);
+    self->packets = self->octets = self->failed = 0;
+    return out;
+}
+
+static PyMethodDef DownForward_methods[] = {
+    {"take", (PyCFunction)DownForward_take, METH_NOARGS, "(packets, octets, failed) since the last take()"},
+    {NULL},
+};
+
+static PyTypeObject DownForwardType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "publicrooms.media._fastpath.DownForward",
+    .tp_basicsize = sizeof(DownForward),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "DownForward(sender, patch_pt=-1): one down track as the compiled forward sees it",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)DownForward_init,
+    .tp_dealloc = (destructor)DownForward_dealloc,
+    .tp_methods = DownForward_methods,
+};
+
+typedef struct {
+    PyObject_HEAD
+    int enabled;
+    uint32_t media_ssrc;
+    int media_pt;
+    uint16_t in_seq;
+    uint16_t seq_offset;
+    uint32_t ts_offset;
+    uint32_t out_ssrc;
+    int down_pt;
+    unsigned char ext_ids[16]; /* publisher's one-byte id -> subscribers' id, 0: blank it */
+    int level_id;              /* ssrc-audio-level id, 0: none */
+    PyObject *downs;           /* tuple of DownForward */
+    PyObject **history;        /* forwarded packets by outgoing seq & mask */
+    unsigned mask;
+    /* what Python pulls */
+    int dirty;
+    uint16_t last_out_seq;
+    uint32_t last_out_ts;
+    long long last_arrival_ms;
+    unsigned long long packets_in;
+    int level_peak;
+} UpForward;
+
+static int UpForward_init(UpForward *self, PyObject *args, PyObject *kwargs) {
+    int size;
+    if (!PyArg_ParseTuple(args, "i", &size)) return -1;
+    if (size < 1 || size > (1 << 16) || (size & (size - 1))) {
+        PyErr_SetString(PyExc_ValueError, "UpForward(history_size): a power of two up to 65536");
+        return -1;
+    }
+    if (self->history != NULL) {
+        PyErr_SetString(PyExc_TypeError, "UpForward already initialised");
+        return -1;
+    }
+    self->history = PyMem_Calloc((size_t)size, sizeof(PyObject *));
+    if (self->history == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->mask = (unsigned)size - 1;
+    self->media_pt = -1;
+    self->down_pt = -1;
+    self->level_peak = -1;
+    self->downs = PyTuple_New(0);
+    return self->downs == NULL ? -1 : 0;
+}
+
+static void clear_history(UpForward *self) {
+    if (self->history == NULL) return;
+    for (unsigned k = 0; k <= self->mask; k++) Py_CLEAR(self->history[k]);
+}
+
+static void UpForward_dealloc(UpForward *self) {
+    clear_history(self);
+    PyMem_Free(self->history);
+    Py_XDECREF(self->downs);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *UpForward_set(UpForward *self, PyObject *const *args, Py_ssize_t nargs) {
+    /* set(enabled, media_ssrc, media_pt, in_seq, seq_offset, ts_offset, out_ssrc, down_pt, downs) */
+    if (nargs != 9 || !PyTuple_Check(args[8])) {
+        PyErr_SetString(PyExc_TypeError, "set(enabled, media_ssrc, media_pt, in_seq, seq_offset, ts_offset, "
+                                         "out_ssrc, down_pt, downs: tuple)");
+        return NULL;
+    }
+    PyObject *downs = args[8];
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(downs); k++) {
+        if (!PyObject_TypeCheck(PyTuple_GET_ITEM(downs, k), &DownForwardType)) {
+            PyErr_SetString(PyExc_TypeError, "downs: a tuple of DownForward");
+            return NULL;
+        }
+    }
+    int enabled = PyObject_IsTrue(args[0]);
+    if (enabled < 0) return NULL;
+    unsigned long long v[7];
+    for (int k = 0; k < 7; k++) {
+        v[k] = PyLong_AsUnsignedLongLongMask(args[k + 1]);
+        if (PyErr_Occurred()) return NULL;
+    }
+    self->enabled = enabled;
+    self->media_ssrc = (uint32_t)v[0];
+    self->media_pt = (int)(long long)v[1] < 0 ? -1 : (int)(v[1] & 0x7F);
+    self->in_seq = (uint16_t)v[2];
+    self->seq_offset = (uint16_t)v[3];
+    self->ts_offset = (uint32_t)v[4];
+    self->out_ssrc = (uint32_t)v[5];
+    self->down_pt = (int)(long long)v[6] < 0 ? -1 : (int)(v[6] & 0x7F);
+    Py_INCREF(downs);
+    Py_SETREF(self->downs, downs);
+    Py_RETURN_NONE;
+}
+
+static PyObject *UpForward_extensions(UpForward *self, PyObject *args) {
+    /* extensions(ids: 16 bytes, audio_level_id): the one-byte header extension id map */
+    const char *ids;
+    Py_ssize_t n;
+    int level_id;
+    if (!PyArg_ParseTuple(args, "y#i", &ids, &n, &level_id)) return NULL;
+    if (n != 16) {
+        PyErr_SetString(PyExc_ValueError, "extensions(ids): 16 bytes");
+        return NULL;
+    }
+    memcpy(self->ext_ids, ids, 16);
+    self->level_id = level_id > 0 && level_id < 15 ? level_id : 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *UpForward_disable(UpForward *self, PyObject *unused) {
+    self->enabled = 0;
+    Py_RETURN_NONE;
+}
+
+static PyObject *UpForward_pull(UpForward *self, PyObject *unused) {
+    /* pull() -> None, or (in_seq, last_out_seq, last_out_ts, last_arrival_ms, packets_in, level_peak)
+     * when packets were forwarded here since the last pull (counts and peak are then reset) */
+    if (!self->dirty) Py_RETURN_NONE;
+    PyObject *out = Py_BuildValue("iiKLKi", (int)self->in_seq, (int)self->last_out_seq,
+                                  (unsigned long long)self->last_out_ts, self->last_arrival_ms,
+                                  self->packets_in, self->level_peak);
+    self->dirty = 0;
+    self->packets_in = 0;
+    self->level_peak = -1;
+    return out;
+}
+
+static PyObject *UpForward_remember(UpForward *self, PyObject *const *args, Py_ssize_t nargs) {
+    /* remember(seq, packet): keep a packet forwarded by Python in the same history */
+    if (nargs != 2 || !PyBytes_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "remember(seq, packet: bytes)");
+        return NULL;
+    }
+    long seq = PyLong_AsLong(args[0]);
+    if (seq == -1 && PyErr_Occurred()) return NULL;
+    Py_INCREF(args[1]);
+    Py_XSETREF(self->history[(unsigned)seq & self->mask], args[1]);
+    Py_RETURN_NONE;
+}
+
+static PyObject *UpForward_packet(UpForward *self, PyObject *arg) {
+    /* packet(seq) -> the forwarded packet with outgoing sequence number seq, or None */
+    long seq = PyLong_AsLong(arg);
+    if (seq == -1 && PyErr_Occurred()) return NULL;
+    PyObject *packet = self->history[(unsigned long)seq & self->mask];
+    if (packet == NULL || PyBytes_GET_SIZE(packet) < 12) Py_RETURN_NONE;
+    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(packet);
+    if (((d[2] << 8) | d[3]) != (seq & 0xFFFF)) Py_RETURN_NONE;
+    Py_INCREF(packet);
+    return packet;
+}
+
+static PyObject *UpForward_clear(UpForward *self, PyObject *unused) {
+    self->enabled = 0;
+    clear_history(self);
+    Py_SETREF(self->downs, PyTuple_New(0));
+    if (self->downs == NULL) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *UpForward_enabled(UpForward *self, void *unused) {
+    return PyBool_FromLong(self->enabled);
+}
+
+static PyGetSetDef UpForward_getset[] = {
+    {"enabled", (getter)UpForward_enabled, NULL, "whether packets are forwarded here", NULL},
+    {NULL},
+};
+
+static PyMethodDef UpForward_methods[] = {
+    {"set", (PyCFunction)(void (*)(void))UpForward_set, METH_FASTCALL, "push the steady-state parameters"},
+    {"extensions", (PyCFunction)UpForward_extensions, METH_VARARGS, "extensions(ids: 16 bytes, audio_level_id)"},
+    {"disable", (PyCFunction)UpForward_disable, METH_NOARGS, "every packet to Python until the next set()"},
+    {"pull", (PyCFunction)UpForward_pull, METH_NOARGS, "state and counts Python reads, or None"},
+    {"remember", (PyCFunction)(void (*)(void))UpForward_remember, METH_FASTCALL, "remember(seq, packet)"},
+    {"packet", (PyCFunction)UpForward_packet, METH_O, "packet(seq) -> bytes | None (for NACKs)"},
+    {"clear", (PyCFunction)UpForward_clear, METH_NOARGS, "disable, forget the history and down tracks"},
+    {NULL},
+};
+
+static PyTypeObject UpForwardType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "publicrooms.media._fastpath.UpForward",
+    .tp_basicsize = sizeof(UpForward),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "UpForward(history_size): an up track's steady-state forward and its NACK history",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)UpForward_init,
+    .tp_dealloc = (destructor)UpForward_dealloc,
+    .tp_methods = UpForward_methods,
+    .tp_getset = UpForward_getset,
+};
+
+/* Rewrite one-byte header extension ids in place (RFC 8285; with write 0 only check); returns 0,
+ * or -1 for Python (two-byte extensions, malformed). Unmapped elements are overwritten with zero bytes (padding),
+ * exactly what rtpheader.ExtensionRewriter does. */
+static int rewrite_extensions(UpForward *self, unsigned char *p, int length, int offset, int *level, int write) {
+    if (length < offset + 4) return -1;
+    int profile = (p[offset] << 8) | p[offset + 1];
+    int end = offset + 4 + 4 * ((p[offset + 2] << 8) | p[offset + 3]);
+    if (end > length || profile != 0xBEDE) return -1;
+    int pos = offset + 4;
+    while (pos < end) {
+        int byte = p[pos];
+        if (byte == 0) {
+            pos++;
+            continue;
+        }
+        int id = byte >> 4;
+        int size = (byte & 0x0F) + 1;
+        if (id == 15) break;
+        if (id == self->level_id && pos + 1 < end) *level = p[pos + 1];
+        int down = self->ext_ids[id];
+        if (!down && pos + 1 + size > end) return -1; /* Python's slice assignment would change the length */
+        if (write) {
+            if (down)
+                p[pos] = (unsigned char)((down << 4) | (byte & 0x0F));
+            else
+                memset(p + pos, 0, (size_t)(1 + size));
+        }
+        pos += 1 + size;
+    }
+    return 0;
+}
+
+static void send_datagram(Sender *sender, const unsigned char *data, Py_ssize_t size, int pt, DownForward *down) {
+    down->packets++;
+    down->octets += (unsigned long long)size;
+    if (sender->fd < 0) {
+        down->failed++;
+        return;
+    }
+    if (batch.depth > 0) {
+        if (queue_datagram(sender, data, size, pt) < 0) {
+            sender->failed++;
+            down->failed++;
+        }
+        return;
+    }
+    int length = protect_into(sender, data, size, pt);
+    if (length < 0 || sendto(sender->fd, sender->buffer, (size_t)length, MSG_DONTWAIT,
+                             (struct sockaddr *)&sender->addr, sender->addr_length) < 0) {
+        sender->failed++;
+        down->failed++;
+        return;
+    }
+    sender->sent++;
+}
+
+/* Forward one plain RTP packet (in a scratch buffer it may rewrite) if it is the steady state's
+ * next packet. Returns 1 when done, 0 for Python (nothing changed), -1 on a Python error. */
+static int forward(UpForward *self, unsigned char *p, int length, long long arrival_ms) {
+    if (!self->enabled || length < 12) return 0;
+    int flags = p[0];
+    if ((flags & 0xC0) != 0x80 || (flags & 0x20)) return 0; /* not version 2, or padding */
+    if ((p[1] & 0x7F) != self->media_pt) return 0;
+    uint16_t seq = (uint16_t)((p[2] << 8) | p[3]);
+    if ((uint16_t)(seq - self->in_seq) != 1) return 0; /* duplicate, reordered or a gap */
+    int offset = 12 + 4 * (flags & 0x0F);
+    if (offset > length) return 0;
+    int level = -1;
+    if (flags & 0x10) {
+        /* check first, so Python gets the packet as it came when it must handle it */
+        if (rewrite_extensions(self, p, length, offset, &level, 0) < 0) return 0;
+        rewrite_extensions(self, p, length, offset, &level, 1);
+    }
+    uint32_t ts = ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8) | p[7];
+    uint16_t out_seq = (uint16_t)(seq + self->seq_offset);
+    uint32_t out_ts = ts + self->ts_offset;
+    p[2] = (unsigned char)(out_seq >> 8);
+    p[3] = (unsigned char)out_seq;
+    p[4] = (unsigned char)(out_ts >> 24);
+    p[5] = (unsigned char)(out_ts >> 16);
+    p[6] = (unsigned char)(out_ts >> 8);
+    p[7] = (unsigned char)out_ts;
+    p[8] = (unsigned char)(self->out_ssrc >> 24);
+    p[9] = (unsigned char)(self->out_ssrc >> 16);
+    p[10] = (unsigned char)(self->out_ssrc >> 8);
+    p[11] = (unsigned char)self->out_ssrc;
+    if (self->down_pt >= 0) p[1] = (unsigned char)((p[1] & 0x80) | self->down_pt);
+    self->in_seq = seq;
+    self->packets_in++;
+    if (level >= 0 && 127 - (level & 0x7F) > self->level_peak) self->level_peak = 127 - (level & 0x7F);
+    self->last_out_seq = out_seq;
+    self->last_out_ts = out_ts;
+    self->last_arrival_ms = arrival_ms;
+    self->dirty = 1;
+    PyObject *packet = PyBytes_FromStringAndSize((const char *)p, length);
+    if (packet == NULL) return -1;
+    Py_XSETREF(self->history[out_seq & self->mask], packet);
+    PyObject *downs = self->downs;
+    Py_INCREF(downs);
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(downs); k++) {
+        DownForward *down = (DownForward *)PyTuple_GET_ITEM(downs, k);
+        send_datagram(down->sender, p, length, down->patch_pt, down);
+    }
+    Py_DECREF(downs);
+    return 1;
+}
+
 /* --- Receiver: one publish connection's receiving side, as the demultiplexer sees it -------- *
  * Its SRTP session (set by Python once DTLS is up) and the Python sink that takes the plain
  * RTP packets: sink(plain: bytes, arrival_ms: int). */
@@ -410,7 +769,11 @@ typedef struct {
     void *ctx;
     PyObject *keep;
     PyObject *sink;
-    unsigned long long packets; /* unprotected here and handed to the sink */
+    unsigned long long packets;   /* unprotected here */
+    unsigned long long forwarded; /* of which forwarded here without Python */
+    int tracks;
+    uint32_t ssrcs[MAX_TRACKS];
+    UpForward *forwards[MAX_TRACKS];
 } Receiver;
 
 static int Receiver_init(Receiver *self, PyObject *args, PyObject *kwargs) {
@@ -428,10 +791,18 @@ static int Receiver_init(Receiver *self, PyObject *args, PyObject *kwargs) {
 static int Receiver_traverse(Receiver *self, visitproc visit, void *arg) {
     Py_VISIT(self->sink);
     Py_VISIT(self->keep);
+    for (int k = 0; k < self->tracks; k++) Py_VISIT(self->forwards[k]);
     return 0;
 }
 
+static void untrack_all(Receiver *self) {
+    int n = self->tracks;
+    self->tracks = 0;
+    for (int k = 0; k < n; k++) Py_CLEAR(self->forwards[k]);
+}
+
 static int Receiver_clear(Receiver *self) {
+    untrack_all(self);
     Py_CLEAR(self->sink);
     Py_CLEAR(self->keep);
     self->unprotect = NULL;
@@ -468,10 +839,48 @@ static PyObject *Receiver_session(Receiver *self, PyObject *args) {
 }
 
 static PyObject *Receiver_counts(Receiver *self, PyObject *unused) {
-    return Py_BuildValue("K", self->packets);
+    return Py_BuildValue("KKi", self->packets, self->forwarded, self->tracks);
+}
+
+static PyObject *Receiver_track(Receiver *self, PyObject *const *args, Py_ssize_t nargs) {
+    /* track(ssrc, forward): RTP of that SSRC may be forwarded by `forward`; track(ssrc, None) stops */
+    if (nargs != 2 || (args[1] != Py_None && !PyObject_TypeCheck(args[1], &UpForwardType))) {
+        PyErr_SetString(PyExc_TypeError, "track(ssrc, forward: UpForward | None)");
+        return NULL;
+    }
+    uint32_t ssrc = (uint32_t)PyLong_AsUnsignedLongLongMask(args[0]);
+    if (PyErr_Occurred()) return NULL;
+    int k = 0;
+    while (k < self->tracks && self->ssrcs[k] != ssrc) k++;
+    if (args[1] == Py_None) {
+        if (k < self->tracks) {
+            UpForward *old = self->forwards[k];
+            self->tracks--;
+            self->ssrcs[k] = self->ssrcs[self->tracks];
+            self->forwards[k] = self->forwards[self->tracks];
+            Py_DECREF(old);
+        }
+        Py_RETURN_NONE;
+    }
+    if (k == self->tracks) {
+        if (self->tracks == MAX_TRACKS) Py_RETURN_FALSE; /* Python keeps handling that SSRC */
+        self->tracks++;
+        self->ssrcs[k] = ssrc;
+        self->forwards[k] = NULL;
+    }
+    Py_INCREF(args[1]);
+    Py_XSETREF(self->forwards[k], (UpForward *)args[1]);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *Receiver_untrack_all(Receiver *self, PyObject *unused) {
+    untrack_all(self);
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef Receiver_methods[] = {
+    {"track", (PyCFunction)(void (*)(void))Receiver_track, METH_FASTCALL, "track(ssrc, forward | None) -> bool"},
+    {"untrack_all", (PyCFunction)Receiver_untrack_all, METH_NOARGS, "forget every SSRC"},
     {"session", (PyCFunction)Receiver_session, METH_VARARGS, "session(unprotect_address, session_address, owner) or session()"},
     {"counts", (PyCFunction)Receiver_counts, METH_NOARGS, "packets unprotected here"},
     {NULL},
@@ -515,6 +924,9 @@ typedef struct {
     unsigned long long handled; /* datagrams unprotected here */
     unsigned long long passed;  /* datagrams returned to Python */
     unsigned long long errors;  /* sink calls that raised */
+    unsigned long long forwarded; /* of the handled, forwarded here without Python */
+    PyObject *time;     /* poll(): time() -> seconds since the epoch (the worker's clock) */
+    PyObject *dispatch; /* poll(): dispatch([(data, (host, port)), ...]) for the rest */
 } Demux;
 
 static unsigned address_hash(const struct sockaddr_storage *addr) {
@@ -557,8 +969,17 @@ static Route **find_route(Demux *self, const struct sockaddr_storage *addr) {
 
 static int Demux_init(Demux *self, PyObject *args, PyObject *kwargs) {
     int fd;
-    if (!PyArg_ParseTuple(args, "i", &fd)) return -1;
+    PyObject *time = NULL, *dispatch = NULL;
+    if (!PyArg_ParseTuple(args, "i|OO", &fd, &time, &dispatch)) return -1;
+    if ((time != NULL && !PyCallable_Check(time)) || (dispatch != NULL && !PyCallable_Check(dispatch))) {
+        PyErr_SetString(PyExc_TypeError, "Demux(fd[, time, dispatch]): callables");
+        return -1;
+    }
     self->fd = fd;
+    Py_XINCREF(time);
+    Py_XSETREF(self->time, time);
+    Py_XINCREF(dispatch);
+    Py_XSETREF(self->dispatch, dispatch);
     return 0;
 }
 
@@ -577,6 +998,8 @@ static void clear_routes(Demux *self) {
 }
 
 static int Demux_traverse(Demux *self, visitproc visit, void *arg) {
+    Py_VISIT(self->time);
+    Py_VISIT(self->dispatch);
     for (int b = 0; b < ROUTE_BUCKETS; b++)
         for (Route *route = self->buckets[b]; route != NULL; route = route->next) Py_VISIT(route->receiver);
     return 0;
@@ -584,12 +1007,14 @@ static int Demux_traverse(Demux *self, visitproc visit, void *arg) {
 
 static int Demux_clear(Demux *self) {
     clear_routes(self);
+    Py_CLEAR(self->time);
+    Py_CLEAR(self->dispatch);
     return 0;
 }
 
 static void Demux_dealloc(Demux *self) {
     PyObject_GC_UnTrack(self);
-    clear_routes(self);
+    Demux_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -653,6 +1078,7 @@ static PyObject *Demux_unroute(Demux *self, PyObject *const *args, Py_ssize_t na
 static PyObject *address_tuple(const struct sockaddr_storage *addr);
 static int receiver_take(Receiver *receiver, unsigned char *plain, int length, PyObject *arrival);
 
+
 /* One recvmmsg; returns the datagrams for Python, or NULL with an exception set. */
 static PyObject *Demux_read(Demux *self, PyObject *arrival) {
     /* read(arrival_ms) -> [(data, (host, port)), ...]: what Python must handle */
@@ -661,6 +1087,7 @@ static PyObject *Demux_read(Demux *self, PyObject *arrival) {
     static struct iovec iov[BATCH];
     static struct mmsghdr msgs[BATCH];
     static unsigned char plain[RECV_BYTES];
+    static int ready = 0;
     if (!PyLong_Check(arrival)) {
         PyErr_SetString(PyExc_TypeError, "read(arrival_ms: int)");
         return NULL;
@@ -668,14 +1095,20 @@ static PyObject *Demux_read(Demux *self, PyObject *arrival) {
     PyObject *result = PyList_New(0);
     if (result == NULL) return NULL;
     if (self->fd < 0) return result;
+    if (!ready) {
+        for (int k = 0; k < BATCH; k++) {
+            iov[k].iov_base = data[k];
+            iov[k].iov_len = RECV_BYTES;
+            memset(&msgs[k], 0, sizeof(msgs[k]));
+            msgs[k].msg_hdr.msg_name = &addrs[k];
+            msgs[k].msg_hdr.msg_iov = &iov[k];
+            msgs[k].msg_hdr.msg_iovlen = 1;
+        }
+        ready = 1;
+    }
     for (int k = 0; k < BATCH; k++) {
-        iov[k].iov_base = data[k];
-        iov[k].iov_len = RECV_BYTES;
-        memset(&msgs[k], 0, sizeof(msgs[k]));
-        msgs[k].msg_hdr.msg_name = &addrs[k];
         msgs[k].msg_hdr.msg_namelen = sizeof(addrs[k]);
-        msgs[k].msg_hdr.msg_iov = &iov[k];
-        msgs[k].msg_hdr.msg_iovlen = 1;
+        msgs[k].msg_hdr.msg_flags = 0;
     }
     int n = recvmmsg(self->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
     if (n < 0) {
@@ -698,7 +1131,9 @@ static PyObject *Demux_read(Demux *self, PyObject *arrival) {
                     self->handled++;
                     receiver->packets++;
                     Py_INCREF(receiver); /* the sink may remove the route */
+                    unsigned long long before = receiver->forwarded;
                     int status = receiver_take(receiver, plain, length, arrival);
+                    self->forwarded += receiver->forwarded - before;
                     Py_DECREF(receiver);
                     if (status < 0) {
                         if (self->errors++ == 0) PyErr_WriteUnraisable((PyObject *)self);
@@ -725,6 +1160,22 @@ fail:
 }
 
 static int receiver_take(Receiver *receiver, unsigned char *plain, int length, PyObject *arrival) {
+    if (receiver->tracks && length >= 12) {
+        uint32_t ssrc = ((uint32_t)plain[8] << 24) | ((uint32_t)plain[9] << 16) | ((uint32_t)plain[10] << 8) | plain[11];
+        for (int k = 0; k < receiver->tracks; k++) {
+            UpForward *forward_to = receiver->forwards[k];
+            if (receiver->ssrcs[k] != ssrc || forward_to->media_ssrc != ssrc) continue;
+            long long arrival_ms = PyLong_AsLongLong(arrival);
+            if (arrival_ms == -1 && PyErr_Occurred()) return -1;
+            int done = forward(forward_to, plain, length, arrival_ms);
+            if (done < 0) return -1;
+            if (done) {
+                receiver->forwarded++;
+                return 0;
+            }
+            break;
+        }
+    }
     if (receiver->sink == NULL) return 0;
     PyObject *packet = PyBytes_FromStringAndSize((const char *)plain, length);
     if (packet == NULL) return -1;
@@ -736,22 +1187,61 @@ static int receiver_take(Receiver *receiver, unsigned char *plain, int length, P
     return 0;
 }
 
+#define NTP_UNIX_OFFSET_S 2208988800.0
+
+static PyObject *Demux_poll(Demux *self, PyObject *unused) {
+    /* poll(): the socket is readable (the event loop's reader callback). Reads one batch, handles
+     * routed SRTP here, hands the rest to dispatch(list), all inside one send batch. Never raises:
+     * a failing dispatch is reported as unraisable (the loop's reader must stay registered). */
+    double now;
+    if (self->fd < 0) Py_RETURN_NONE;
+    if (self->time != NULL) {
+        PyObject *t = PyObject_CallNoArgs(self->time);
+        if (t == NULL) goto report;
+        now = PyFloat_AsDouble(t);
+        Py_DECREF(t);
+        if (now == -1.0 && PyErr_Occurred()) goto report;
+    } else {
+        PyErr_SetString(PyExc_TypeError, "poll() needs the Demux's time function");
+        goto report;
+    }
+    PyObject *arrival = PyLong_FromLongLong((long long)((now + NTP_UNIX_OFFSET_S) * 1000.0));
+    if (arrival == NULL) goto report;
+    batch.depth++;
+    PyObject *rest = Demux_read(self, arrival);
+    Py_DECREF(arrival);
+    if (rest != NULL && PyList_GET_SIZE(rest) && self->dispatch != NULL) {
+        PyObject *out = PyObject_CallOneArg(self->dispatch, rest);
+        Py_XDECREF(out);
+        if (out == NULL) Py_CLEAR(rest);
+    }
+    if (batch.depth > 0) batch.depth--;
+    if (batch.depth == 0 && batch.count) flush_batch();
+    if (rest == NULL) goto report;
+    Py_DECREF(rest);
+    Py_RETURN_NONE;
+report:
+    PyErr_WriteUnraisable((PyObject *)self);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Demux_close(Demux *self, PyObject *unused) {
-    clear_routes(self);
+    Demux_clear(self);
     self->fd = -1;
     Py_RETURN_NONE;
 }
 
 static PyObject *Demux_counts(Demux *self, PyObject *unused) {
-    return Py_BuildValue("KKKn", self->handled, self->passed, self->errors, self->routes);
+    return Py_BuildValue("KKKnK", self->handled, self->passed, self->errors, self->routes, self->forwarded);
 }
 
 static PyMethodDef Demux_methods[] = {
     {"route", (PyCFunction)(void (*)(void))Demux_route, METH_FASTCALL, "route(host, port, receiver)"},
     {"unroute", (PyCFunction)(void (*)(void))Demux_unroute, METH_FASTCALL, "unroute(host, port) -> bool"},
     {"read", (PyCFunction)Demux_read, METH_O, "read(arrival_ms) -> [(data, (host, port))] for Python"},
+    {"poll", (PyCFunction)Demux_poll, METH_NOARGS, "poll(): read, handle, dispatch the rest, send (reader callback)"},
     {"close", (PyCFunction)Demux_close, METH_NOARGS, "forget every route and stop reading"},
-    {"counts", (PyCFunction)Demux_counts, METH_NOARGS, "(handled, passed to Python, sink errors, routes)"},
+    {"counts", (PyCFunction)Demux_counts, METH_NOARGS, "(handled, passed to Python, sink errors, routes, forwarded)"},
     {NULL},
 };
 
@@ -760,7 +1250,7 @@ static PyTypeObject DemuxType = {
     .tp_name = "publicrooms.media._fastpath.Demux",
     .tp_basicsize = sizeof(Demux),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Demux(fd): recvmmsg on a shared socket, SRTP routed by remote address to Receivers",
+    .tp_doc = "Demux(fd[, time, dispatch]): recvmmsg on a shared socket, SRTP routed by remote address to Receivers",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Demux_init,
     .tp_dealloc = (destructor)Demux_dealloc,
@@ -783,6 +1273,7 @@ static struct PyModuleDef fastpath_module = {
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
     if (PyType_Ready(&SenderType) < 0 || PyType_Ready(&UnprotectorType) < 0 || PyType_Ready(&ReceiverType) < 0 ||
+        PyType_Ready(&DownForwardType) < 0 || PyType_Ready(&UpForwardType) < 0 ||
         PyType_Ready(&DemuxType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&fastpath_module);
@@ -791,11 +1282,14 @@ PyMODINIT_FUNC PyInit__fastpath(void) {
     Py_INCREF(&UnprotectorType);
     Py_INCREF(&ReceiverType);
     Py_INCREF(&DemuxType);
-
+    Py_INCREF(&DownForwardType);
+    Py_INCREF(&UpForwardType);
     if (PyModule_AddObject(module, "Sender", (PyObject *)&SenderType) < 0 ||
         PyModule_AddObject(module, "Unprotector", (PyObject *)&UnprotectorType) < 0 ||
         PyModule_AddObject(module, "Receiver", (PyObject *)&ReceiverType) < 0 ||
-        PyModule_AddObject(module, "Demux", (PyObject *)&DemuxType) < 0) {
+        PyModule_AddObject(module, "Demux", (PyObject *)&DemuxType) < 0 ||
+        PyModule_AddObject(module, "DownForward", (PyObject *)&DownForwardType) < 0 ||
+        PyModule_AddObject(module, "UpForward", (PyObject *)&UpForwardType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -49,7 +49,6 @@ PYLIBSRTP_VERSION = "1.0.0"  # comes with aiortc; its session internals are used
 
 # one UDP socket per peer connection (audio and video are bundled), so no STUN needed here
 _RCVBUF_BYTES = 1 << 20
-_NTP_UNIX_OFFSET_S = 2208988800  # arrival times are NTP milliseconds, as aiortc's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -297,14 +296,12 @@ class UdpMux:
         self.sock = sock
         self.sockname = sock.getsockname()
         self._fd = sock.fileno()
-        now = clock.time if clock is not None else time.time
-        # arrival times in aiortc's unit (NTP milliseconds), once per batch
         self._reader = native_io.SocketReader(self._fd, self._recv_python,
-                                              lambda: int((now() + _NTP_UNIX_OFFSET_S) * 1000))
+                                              clock.time if clock is not None else time.time, self._dispatch)
         self._by_ufrag: dict[str, aioice.ice.StunProtocol] = {}
         self._by_addr: dict[tuple[Any, ...], aioice.ice.StunProtocol] = {}
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self._fd, self._readable)
+        self._loop.add_reader(self._fd, self._reader.callback)
         self.datagrams = 0
         self.dropped = 0
         self._logged = False
@@ -380,12 +377,9 @@ class UdpMux:
         """Addresses whose SRTP the compiled demultiplexer handles (for leak checks)."""
         return self._reader.routes()
 
-    def handled(self) -> int:
-        """Datagrams the compiled demultiplexer took past Python's dispatch."""
+    def handled(self) -> tuple[int, int]:
+        """(datagrams the compiled demultiplexer took past Python's dispatch, of which forwarded in C)."""
         return self._reader.handled()
-
-    def _readable(self) -> None:
-        self._reader.read(self._dispatch)
 
     def _recv_python(self) -> list[tuple[bytes, Any]]:
         batch = []
@@ -747,6 +741,11 @@ class FastPath:
     def native(self) -> bool:
         return self._native is not None and self.send == self._native.send
 
+    @property
+    def compiled(self) -> Any:
+        """The compiled Sender when `send` is its send, else None."""
+        return self._native if self.native else None
+
     def refresh(self) -> bool:
         """Re-read the nominated candidate pair (it can change); False when not connected."""
         pair = self._connection._nominated.get(1) if self._dtls.state == "connected" else None
@@ -860,16 +859,17 @@ def srtp_protector(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
     return protect_rtp
 
 
-def hook_datagrams(pc: RTCPeerConnection, sink: RtpSink, now_ms: Callable[[], int]) -> None:
+def hook_datagrams(pc: RTCPeerConnection, sink: RtpSink, now_ms: Callable[[], int]) -> Any:
     """Take SRTP packets of `pc` straight from its UDP sockets, decrypted, into `sink`.
 
     aioice queues every datagram and wakes the DTLS transport's reader task for it; for
     media that hop costs more than the forwarding itself. RTCP, STUN and DTLS still take
-    aiortc's path. Call after setLocalDescription (the sockets exist then).
+    aiortc's path. Call after setLocalDescription (the sockets exist then). Returns the
+    compiled Receiver its shared-port SRTP goes to (for UpForwards to track), or None.
     """
     dtls = transport_of(pc)
     if dtls is None:
-        return
+        return None
     connection = dtls.transport._connection
     receiver = native_io.receiver(sink)  # the compiled demultiplexer's end, shared by the sockets
     for protocol in connection._protocols:
@@ -881,6 +881,7 @@ def hook_datagrams(pc: RTCPeerConnection, sink: RtpSink, now_ms: Callable[[], in
         protocol.datagram_received = _fast_datagrams(
             protocol.datagram_received, dtls, sink, now_ms, (mux, receiver, protocol) if mux else None
         )
+    return receiver
 
 
 def _fast_datagrams(
@@ -1028,6 +1029,51 @@ def _demux_self_test(packet: bytes, inbound: pylibsrtp.Policy) -> None:
             _require(len(demux.read(7)) == 1 and len(got) == 2, "compiled demux: unrouted SRTP to Python")
         finally:
             demux.close()
+    _forward_self_test(packet, inbound)
+
+
+def _forward_self_test(packet: bytes, inbound: pylibsrtp.Policy) -> None:
+    """The compiled up track forward: next packet rewritten, kept, protected and sent from poll()."""
+    rx = pylibsrtp.Session(inbound)
+    receiver = native_io.module.Receiver(lambda data, arrival: None)
+    receiver.session(_address(_srtp_lib.srtp_unprotect), _address(rx._srtp[0]), rx)
+    sender = native_sender(pylibsrtp.Session(_self_test_policy()))
+    forward = native_io.module.UpForward(32)
+    ssrc = int.from_bytes(packet[8:12], "big")
+    _require(receiver.track(ssrc, forward) is True, "compiled forward: track")
+    forward.extensions(bytes(16), 0)
+    seq = int.from_bytes(packet[2:4], "big")
+    protect = pylibsrtp.Session(_self_test_policy()).protect
+    dispatched: list[Any] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as shared, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as subscriber:
+        for sock in (shared, peer, subscriber):
+            sock.bind(("127.0.0.1", 0))
+        subscriber.settimeout(2.0)
+        demux = native_io.module.Demux(shared.fileno(), lambda: 1.5, dispatched.extend)
+        try:
+            demux.route("127.0.0.1", peer.getsockname()[1], receiver)
+            sender.target(shared.fileno(), *subscriber.getsockname())
+            # in_seq = seq - 1: the packet is the next one; +10 seq, +1000 ts, new SSRC, pt 100
+            forward.set(True, ssrc, packet[1] & 0x7F, seq - 1, 10, 1000, 0x01020304, 100,
+                        (native_io.module.DownForward(sender, -1),))
+            peer.sendto(protect(packet), shared.getsockname())
+            select.select([shared], [], [], 2.0)
+            demux.poll()
+            sent = subscriber.recv(2048)
+        finally:
+            demux.close()
+    out_seq = (seq + 10) & 0xFFFF
+    ts = (int.from_bytes(packet[4:8], "big") + 1000) & 0xFFFFFFFF
+    expected = (bytes([packet[0], (packet[1] & 0x80) | 100]) + out_seq.to_bytes(2, "big") + ts.to_bytes(4, "big")
+                + (0x01020304).to_bytes(4, "big") + packet[12:])
+    twin = pylibsrtp.Session(_self_test_policy())
+    _require(sent == twin.protect(expected), "compiled forward: rewrite, protect, send")
+    _require(forward.packet(out_seq) == expected and dispatched == [], "compiled forward: one history")
+    pulled = forward.pull()
+    _require(pulled is not None and pulled[:2] == (seq, out_seq) and pulled[4] == 1, "compiled forward: counts")
+    forward.clear()
 
 
 async def self_test() -> None:

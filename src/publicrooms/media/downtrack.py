@@ -1,9 +1,11 @@
 """DownTrack: one up track as sent to one subscriber.
 
-The hot path (`write`) gets header bytes the up track already rewrote; a down track keeps
-the packet for NACKs (the shared bytes, no copy) and hands it to its send path, which patches
-the payload type when this subscriber negotiated a different one, SRTP-protects it with the
-subscriber's session and sends it (one call into the compiled extension when it is built).
+The hot path (`write`) gets header bytes the up track already rewrote (and keeps for NACKs,
+once for all its down tracks) and hands them to its send path, which patches the payload
+type when this subscriber negotiated a different one, SRTP-protects it with the subscriber's
+session and sends it (one call into the compiled extension when it is built). In the compiled
+steady state the up track's `UpForward` does the same in C through this down track's
+`DownForward` (`compiled()`); `sync()` takes its counts back.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from . import aiortc_adapter as adapter
-from . import rtcp
+from . import native_io, rtcp
 from .rtpheader import wrap_rtx
 
 if TYPE_CHECKING:
@@ -33,7 +35,6 @@ class DownTrack:
         *,
         clock: Clock,
         counters: "Counters",
-        history_packets: int,
         rtcp_interval_s: float,
     ) -> None:
         self.uptrack = uptrack
@@ -42,9 +43,6 @@ class DownTrack:
         self._clock = clock
         self._counters = counters
         self._rtcp_interval_s = rtcp_interval_s
-        size = 1 << max(5, (history_packets - 1).bit_length())
-        self._mask = size - 1
-        self._history: list[bytes | None] = [None] * size
         self._fast: adapter.FastPath | None = None
         self._send: Any = adapter.discard_send  # send(packet, payload_type) -> bool
         self._patch_pt = -1  # >= 0 when this subscriber's payload type differs from the template
@@ -53,6 +51,8 @@ class DownTrack:
         self._rtx_seq = 0
         self._cname: str | None = None
         self._live = False  # forwarding (connected, and started on a keyframe for video)
+        self._down: Any = None  # the compiled forward's end (DownForward), for the sender below
+        self._down_sender: Any = None
         self._waiting = False
         self.connected = False
         self.closed = False
@@ -77,7 +77,6 @@ class DownTrack:
             if not self.connected or self.closed or not keyframe:
                 return
             self._start_forwarding()
-        self._history[seq & self._mask] = packet
         self.packets_sent += 1
         self.octets_sent += len(packet)
         try:
@@ -94,6 +93,34 @@ class DownTrack:
         if self._waiting:
             self._waiting = False
             self.uptrack.wait_for_keyframe(-1)
+        else:
+            self.uptrack.refresh_forward()
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    def compiled(self) -> Any:
+        """This down track's DownForward when it sends through the compiled Sender, else None."""
+        sender = self._fast.compiled if self._fast is not None else None
+        if sender is None or self._send != sender.send:
+            return None
+        if self._down_sender is not sender:
+            self.sync()
+            self._down = native_io.down_forward(sender, self._patch_pt)
+            self._down_sender = sender
+        return self._down
+
+    def sync(self) -> None:
+        """Add what the compiled forward sent for this down track to the counts."""
+        if self._down is None:
+            return
+        packets, octets, failed = self._down.take()
+        if packets:
+            self.packets_sent += packets
+            self.octets_sent += octets
+            self._counters.forwarded += packets - failed
+            self._counters.send_errors += failed
 
     # --- lifecycle (driven by aiortc through the adapter hooks) --------------------------------
 
@@ -131,6 +158,7 @@ class DownTrack:
             self.uptrack.wait_for_keyframe(+1)
         else:
             self._live = True
+            self.uptrack.refresh_forward()
 
     async def _on_stop(self) -> None:
         self.close()
@@ -141,6 +169,7 @@ class DownTrack:
 
     def source_closed(self) -> None:
         """The up track went away; the subscriber's renegotiation removes us."""
+        self.sync()
         self._live = False
         self.connected = False
 
@@ -154,8 +183,9 @@ class DownTrack:
         if self._waiting:
             self._waiting = False
             self.uptrack.wait_for_keyframe(-1)
-        self.uptrack.remove_downtrack(self)
-        self._history = [None] * len(self._history)
+        self.uptrack.remove_downtrack(self)  # the compiled forward stops sending to us here
+        self.sync()
+        self._down = self._down_sender = None
 
     # --- RTCP --------------------------------------------------------------------------
 
@@ -173,8 +203,8 @@ class DownTrack:
                     self.fraction_lost = report.fraction_lost
 
     def _retransmit(self, seq: int) -> None:
-        packet = self._history[seq & self._mask]
-        if packet is None or ((packet[2] << 8) | packet[3]) != seq or not self._live:
+        packet = self.uptrack.retained(seq) if self._live else None
+        if packet is None:
             return
         payload_type = self._patch_pt
         if self._rtx_pt >= 0:
@@ -197,8 +227,14 @@ class DownTrack:
         uptrack = self.uptrack
         while True:
             await self._clock.sleep(self._rtcp_interval_s)
-            if self._fast is not None and self._fast.refresh():
-                self._send = self._fast.send if not self.closed else adapter.discard_send
+            if self._fast is not None:
+                before = self._send
+                if self._fast.refresh():
+                    self._send = self._fast.send if not self.closed else adapter.discard_send
+                if self._send != before:
+                    uptrack.refresh_forward()
+            uptrack.sync()
+            self.sync()
             if self._waiting:
                 uptrack.request_keyframe()  # the first request (or its answer) may have been lost
             if not self._live or self.packets_sent == 0:
@@ -217,6 +253,7 @@ class DownTrack:
             await adapter.send_rtcp(self._sender.transport, data)
 
     def stats(self) -> dict[str, Any]:
+        self.sync()
         return {
             "track": self.uptrack.id,
             "live": self._live,

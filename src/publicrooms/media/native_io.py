@@ -9,7 +9,11 @@ The compiled path, when built and enabled:
   into one sendmmsg per socket between `begin()` and `end()`;
 - `Demux`: recvmmsg on a worker's shared socket; SRTP from an address routed to a
   `Receiver` is unprotected in C and handed to the receiver's sink, everything else
-  (STUN, DTLS, RTCP, unknown addresses) goes back to Python's dispatch.
+  (STUN, DTLS, RTCP, unknown addresses) goes back to Python's dispatch;
+- `UpForward` / `DownForward`: an up track's steady state forwarded in C (a Receiver
+  tracks its media SSRC): sequence check, header rewrite, the up track's one NACK
+  history, protect + queue for each live down track. Python keeps every decision and
+  pushes the parameters (uptrack.py); whatever C does not handle goes to the sink.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ try:
 except ImportError:  # not built (no compiler at install time): the Python path does the same
     module = None  # type: ignore[assignment]
 
-API = ("Sender", "Unprotector", "Receiver", "Demux", "begin", "end", "recv_batch", "batch_stats")
+API = ("Sender", "Unprotector", "Receiver", "Demux", "UpForward", "DownForward", "begin", "end", "recv_batch",
+       "batch_stats")
 if module is not None and not all(hasattr(module, name) for name in API):
     # built from an older _fastpath.c (a checkout updated without `pip install -e .` again)
     logging.getLogger(__name__).warning("publicrooms.media._fastpath is out of date (rebuild it with "
@@ -53,33 +58,37 @@ def receiver(sink: Callable[[bytes, int], None]) -> Any:
     return module.Receiver(sink) if _enabled else None
 
 
+def up_forward(history_size: int) -> Any:
+    """A compiled UpForward with a history of `history_size` (a power of two) packets, or None."""
+    return module.UpForward(history_size) if _enabled else None
+
+
+def down_forward(sender: Any, patch_pt: int) -> Any:
+    """The compiled forward's end of one down track sending through compiled `sender`."""
+    return module.DownForward(sender, patch_pt)
+
+
 class SocketReader:
     """Reads a shared socket: the compiled Demux when enabled, else `recvfrom` in a loop.
 
-    `read()` returns the datagrams Python must dispatch itself; with the Demux, SRTP from
-    routed addresses never comes back (it went to its Receiver's sink or forward).
+    `callback` is what the event loop calls when the socket is readable; it hands
+    `dispatch(batch)` the datagrams Python must handle itself. With the Demux that callback
+    is C (`Demux.poll`: recvmmsg, SRTP from routed addresses unprotected and forwarded or
+    given to its Receiver's sink, the rest to `dispatch`, the sends of the batch in one
+    sendmmsg per socket) and no Python runs for a datagram C handled.
     """
 
     def __init__(self, fd: int, recv_python: Callable[[], list[tuple[bytes, Any]]],
-                 now_ms: Callable[[], int]) -> None:
-        self._fd = fd
-        self._recv_python = recv_python
-        self._now_ms = now_ms
-        self._demux: Any = module.Demux(fd) if module is not None else None
+                 time: Callable[[], float], dispatch: Callable[[list[tuple[bytes, Any]]], None]) -> None:
+        self._demux: Any = module.Demux(fd, time, dispatch) if _enabled else None
         self._routes: dict[tuple[str, int], Any] = {}  # address -> owner (for unroute)
+        if self._demux is not None:
+            self.callback: Callable[[], None] = self._demux.poll
+        else:
+            def read_python() -> None:
+                dispatch(recv_python())
 
-    def read(self, dispatch: Callable[[list[tuple[bytes, Any]]], None]) -> None:
-        if not _enabled:
-            dispatch(self._recv_python())
-            return
-        module.begin()
-        try:
-            if self._demux is not None:
-                dispatch(self._demux.read(self._now_ms()))
-            else:
-                dispatch(module.recv_batch(self._fd))
-        finally:
-            module.end()
+            self.callback = read_python
 
     def route(self, key: tuple[str, int], receiver: Any, owner: Any) -> None:
         """SRTP from `key` goes to `receiver` in C from now on (until unroute)."""
@@ -99,9 +108,12 @@ class SocketReader:
     def routes(self) -> int:
         return len(self._routes)
 
-    def handled(self) -> int:
-        """Datagrams the Demux unprotected and handed on without Python's dispatch."""
-        return int(self._demux.counts()[0]) if self._demux is not None else 0
+    def handled(self) -> tuple[int, int]:
+        """(datagrams the Demux unprotected past Python's dispatch, of which forwarded in C)."""
+        if self._demux is None:
+            return 0, 0
+        counts = self._demux.counts()
+        return int(counts[0]), int(counts[4])
 
     def close(self) -> None:
         if self._demux is not None:

@@ -59,6 +59,8 @@ class Publisher:
         self._receivers: list[Any] = []
         self._rtcp_task: asyncio.Task[None] | None = None
         self._dtls: Any = None
+        self._receiver: Any = None  # compiled: where the shared port's SRTP for us is unprotected
+        self._tracked: set[int] = set()  # SSRCs whose steady state the receiver forwards in C
         self.closed = False
 
         @self.pc.on("connectionstatechange")
@@ -99,7 +101,7 @@ class Publisher:
         answer = await self.pc.createAnswer()
         adapter.prepare_gathering(self.pc)
         await self.pc.setLocalDescription(answer)
-        adapter.hook_datagrams(self.pc, self._on_rtp, self._now_ms)
+        self._receiver = adapter.hook_datagrams(self.pc, self._on_rtp, self._now_ms)
         self._rtcp_task = asyncio.ensure_future(self._rtcp_loop())
         return self.pc.localDescription.sdp
 
@@ -133,6 +135,11 @@ class Publisher:
                 return
             self._by_ssrc[ssrc] = uptrack
         uptrack.on_rtp(data, arrival_ms)
+        if self._receiver is not None and ssrc not in self._tracked and uptrack.forward is not None \
+                and uptrack.media_ssrc == ssrc and not self.closed:
+            # the up track's steady state for this SSRC can now be forwarded in C
+            if self._receiver.track(ssrc, uptrack.forward):
+                self._tracked.add(ssrc)
 
     # --- feedback to the publisher ------------------------------------------------------------
 
@@ -160,6 +167,7 @@ class Publisher:
                 # one REMB for the whole connection: browsers treat it as the total estimate
                 cap, ssrcs = 0, []
                 for uptrack in self._uptracks:
+                    uptrack.sync()
                     ssrc = uptrack.media_ssrc
                     if ssrc is None:
                         continue
@@ -185,6 +193,9 @@ class Publisher:
                 await self._rtcp_task
             except asyncio.CancelledError:
                 pass
+        if self._receiver is not None:
+            self._receiver.untrack_all()
+            self._tracked.clear()
         for uptrack in self._uptracks:
             uptrack.detach_source()
         for receiver in self._receivers:

@@ -121,6 +121,7 @@ class Room:
                         kind=kind,
                         clock=self._clock,
                         pli_throttle_s=self._settings.pli_throttle_s,
+                        history_packets=self._settings.nack_history_packets,
                     )
                     uptrack.set_muted(participant.muted[kind])
                     changed = True
@@ -287,6 +288,7 @@ class Room:
                     udp_sockets += connection.udp_sockets()
             uptracks += len(participant.uptracks)
             for uptrack in participant.uptracks.values():
+                uptrack.sync()
                 downtracks += len(uptrack.downtracks)
                 tracks.append(
                     {

@@ -62,6 +62,9 @@ class ExtensionRewriter:
         # ids the publisher did not negotiate but sends anyway are dropped too
         self._table = bytes(table)
         self._audio_level_id = audio_level_id or 0
+        # the same map for the compiled forward (one-byte ids 1-14 both ways), or None
+        self.one_byte_ids = self._table[:16] if all(i < 15 for i in self._table[:16]) else None
+        self.audio_level_id = self._audio_level_id
 
     def rewrite(self, packet: bytearray) -> int:
         """Rewrite ids in place; returns the ssrc-audio-level byte (0x80 bit = voice) or -1."""

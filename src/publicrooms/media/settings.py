@@ -89,7 +89,7 @@ class MediaSettings(BaseModel):
         default=0.5, ge=0.0, description="minimum interval between keyframe requests to one publisher"
     )
     nack_history_packets: int = Field(
-        default=512, ge=32, le=4096, description="per down track; rounded up to a power of two"
+        default=512, ge=32, le=4096, description="per up track (shared by its down tracks); rounded up to a power of two"
     )
     republish_grace_s: float = Field(
         default=2.0, ge=0.0, description="a closed publish connection keeps its tracks this long"

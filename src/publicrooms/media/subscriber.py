@@ -116,7 +116,6 @@ class Subscriber:
                 transceiver.sender,
                 clock=self._clock,
                 counters=self._counters,
-                history_packets=self._settings.nack_history_packets,
                 rtcp_interval_s=self._settings.rtcp_interval_s,
             )
             uptrack.add_downtrack(downtrack)

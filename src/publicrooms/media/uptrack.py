@@ -3,7 +3,14 @@
 The up track owns the outgoing sequence/timestamp space. Whatever it drops (RTP padding,
 packets while muted, packets before a keyframe) and whatever makes the source jump (the
 publisher reconnects with a new SSRC) is absorbed here, so every down track can forward the
-same header bytes and subscribers always see one continuous stream.
+same header bytes and subscribers always see one continuous stream. It also keeps the one
+NACK history of the packets it forwarded, which every down track retransmits from.
+
+With the compiled extension, the steady state (the next packet of the current source, no
+padding, not muted, no keyframe wait, every live down track on the compiled sender) is
+forwarded in C by an `UpForward` without reaching `on_rtp`; everything else still comes here.
+This class stays the owner of the state: `_push()` hands C the parameters whenever they change,
+`_sync()` takes back what C advanced (sequence, counts, audio level) before any is read.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import random
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..clock import Clock
+from . import native_io
 from .keyframe import KeyframeTest, keyframe_test
 from .rtpheader import ExtensionRewriter, pack_seq_ts, pack_u32, payload_bounds, unpack_header, unwrap_rtx
 
@@ -40,6 +48,7 @@ class UpTrack:
         kind: str,
         clock: Clock,
         pli_throttle_s: float,
+        history_packets: int = 512,
     ) -> None:
         self.participant_id = participant_id
         self.kind = kind
@@ -83,6 +92,11 @@ class UpTrack:
         self.highest_seq = 0
         # Loudest packet since the last speaker tick (127 - dBov attenuation), -1 for none.
         self.level_peak = -1
+        # the forwarded packets, by outgoing sequence number, for NACKs (in C when compiled)
+        size = 1 << max(5, (history_packets - 1).bit_length())
+        self._mask = size - 1
+        self.forward: Any = native_io.up_forward(size)  # None on the Python path
+        self._history: list[bytes | None] = [None] * size if self.forward is None else []
 
     # --- wiring ------------------------------------------------------------------------
 
@@ -114,11 +128,15 @@ class UpTrack:
         down_ids = DOWN_EXTENSION_IDS.get(self.kind, {})
         id_map = {up_id: down_ids.get(uri) for uri, up_id in info.header_extensions.items()}
         self._rewriter = ExtensionRewriter(id_map, info.header_extensions.get(AUDIO_LEVEL_URI))
+        if self.forward is not None and self._rewriter.one_byte_ids is not None:
+            self.forward.extensions(self._rewriter.one_byte_ids, self._rewriter.audio_level_id)
+        self._push()
 
     def attach_source(
         self, send_pli: Callable[[int], None], send_nack: Callable[[int, list[int]], None]
     ) -> None:
         """Bind to a (new) publish connection; the next packets rebase seq/ts onto the old ones."""
+        self._sync()
         self._source = send_pli
         self._nack = send_nack
         self._ssrc = None
@@ -126,6 +144,7 @@ class UpTrack:
         self.missing.clear()
         if self._keyframe is not None or self.kind == "video":
             self._need_keyframe = True
+        self._push()
 
     def detach_source(self) -> None:
         self._source = None
@@ -133,9 +152,11 @@ class UpTrack:
 
     def add_downtrack(self, downtrack: "DownTrack") -> None:
         self._downtracks = self._downtracks + (downtrack,)
+        self._push()
 
     def remove_downtrack(self, downtrack: "DownTrack") -> None:
         self._downtracks = tuple(d for d in self._downtracks if d is not downtrack)
+        self._push()
 
     @property
     def downtracks(self) -> tuple["DownTrack", ...]:
@@ -144,6 +165,7 @@ class UpTrack:
     def wait_for_keyframe(self, delta: int) -> None:
         """A down track starts (+1) or stops (-1) waiting for a keyframe."""
         self._waiting = max(0, self._waiting + delta)
+        self._push()
         if delta > 0:
             self.request_keyframe()
 
@@ -155,6 +177,7 @@ class UpTrack:
             # packets were dropped while muted: restart subscribers' decoders cleanly
             self._need_keyframe = True
             self.request_keyframe()
+        self._push()
 
     # --- keyframes -----------------------------------------------------------------------
 
@@ -191,6 +214,14 @@ class UpTrack:
         """Forward one decrypted RTP packet from the publisher to every down track."""
         if len(data) < 12 or self._rewriter is None:
             return
+        if self.forward is not None:
+            self._sync()
+            self._forward_python(data, arrival_ms)
+            self._push()
+        else:
+            self._forward_python(data, arrival_ms)
+
+    def _forward_python(self, data: bytes, arrival_ms: int) -> None:
         flags, marker_pt, seq, ts, ssrc = unpack_header(data)
         pt = marker_pt & 0x7F
         if ssrc != self._ssrc:
@@ -261,8 +292,73 @@ class UpTrack:
             self.last_arrival_ms = arrival_ms
             self._have_out = True
         template = bytes(packet)
+        if self.forward is not None:
+            self.forward.remember(out_seq, template)
+        else:
+            self._history[out_seq & self._mask] = template
         for downtrack in self._downtracks:
             downtrack.write(template, out_seq, keyframe)
+
+    def retained(self, seq: int) -> bytes | None:
+        """The forwarded packet with outgoing sequence number `seq`, if still in the history."""
+        if self.forward is not None:
+            return self.forward.packet(seq)  # type: ignore[no-any-return]
+        packet = self._history[seq & self._mask]
+        if packet is None or ((packet[2] << 8) | packet[3]) != seq:
+            return None
+        return packet
+
+    # --- the compiled steady state ---------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Take back what the compiled forward advanced since the last call."""
+        if self.forward is None:
+            return
+        pulled = self.forward.pull()
+        if pulled is None:
+            return
+        in_seq, out_seq, out_ts, arrival_ms, packets, peak = pulled
+        self._in_seq = self.highest_seq = in_seq
+        self.last_out_seq, self.last_out_ts, self.last_arrival_ms = out_seq, out_ts, arrival_ms
+        self._have_out = True
+        self.packets_in += packets
+        if peak > self.level_peak:
+            self.level_peak = peak
+
+    def sync(self) -> None:
+        """Bring counts and the last forwarded seq/ts up to date (before reading them)."""
+        if self.forward is not None:
+            self._sync()
+
+    def _push(self) -> None:
+        """Hand the compiled forward the steady state, or stop it when there is none."""
+        forward = self.forward
+        if forward is None:
+            return
+        self._sync()
+        downs: list[Any] = []
+        steady = (
+            self._ssrc is not None and self._have_in and not self.muted and not self._need_keyframe
+            and self._waiting == 0 and self._media_pt >= 0 and not self.closed
+            and self._rewriter is not None and self._rewriter.one_byte_ids is not None
+        )
+        if steady:
+            for downtrack in self._downtracks:
+                if downtrack.live:
+                    down = downtrack.compiled()
+                    if down is None:  # e.g. a TURN-relayed subscriber: Python sends to it
+                        steady = False
+                        break
+                    downs.append(down)
+        if not steady:
+            forward.disable()
+            return
+        forward.set(True, self._ssrc, self._media_pt, self._in_seq, self._seq_offset, self._ts_offset,
+                    self.out_ssrc, self.down_pt, tuple(downs))
+
+    def refresh_forward(self) -> None:
+        """A down track's state changed (live, stopped, new send path)."""
+        self._push()
 
     def _is_keyframe(self, data: bytes) -> bool:
         if self._keyframe is None:
@@ -304,6 +400,7 @@ class UpTrack:
         interval, and averaging them with the pauses hid real speakers. The detector's hold
         still stops one click from taking the highlight.
         """
+        self._sync()
         level, self.level_peak = self.level_peak, -1
         if self.muted or level < 0:
             return None
@@ -315,6 +412,10 @@ class UpTrack:
 
     def close(self) -> None:
         self.closed = True
+        if self.forward is not None:
+            self._sync()
+            self.forward.clear()
+        self._history = [None] * len(self._history)
         if self._pli_task is not None:
             self._pli_task.cancel()
             self._pli_task = None

@@ -12,16 +12,8 @@
 // --storm-rooms N > 1 client i opens room `${storm-room}-${i % N}` instead; the rate is
 // acknowledged joins per second of wall time, first connect to last ack.
 // Prints one JSON object on stdout.
-import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-
-const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, word, i, all) => {
-  if (word.startsWith("--")) pairs.push([word.slice(2), all[i + 1]]);
-  return pairs;
-}, []));
-const require = createRequire(join(args["client-modules"], "noop.js"));
-const { io } = require("socket.io-client");
+import { address, args, connected, cpuSeconds as cpuOf, ms, now, open as openAt, quantile,
+         rssKb as rssOf, sleep } from "./clients.mjs";
 
 const url = args.url;
 const serverPid = Number(args["server-pid"]);
@@ -33,34 +25,9 @@ const concurrency = Number(args.concurrency || stormSize);
 const room = args.room || "trigger";
 const stormRoom = args["storm-room"] || "storm";
 const stormRooms = Number(args["storm-rooms"] || 1);
-
-const now = () => performance.now();
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-// Address i of a block: 127.first.b.c, 62 500 addresses per first octet.
-const address = (first, i) =>
-  `127.${first + Math.floor(i / 62500)}.${Math.floor(i / 250) % 250}.${(i % 250) + 1}`;
-const rssKb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${serverPid}/status`,
-                                                                 "utf8"))[1]);
-const cpuSeconds = () => {  // utime + stime of the server, clock ticks of 1/100 s
-  const fields = readFileSync(`/proc/${serverPid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
-const quantile = (sorted, q) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] : null;
-const ms = (x) => (x === null ? null : Math.round(x * 100) / 100);
-
-function open(path, localAddress) {
-  return io(url + path, { transports: ["websocket"], localAddress, reconnection: false,
-                          forceNew: true, timeout: 60000 });
-}
-
-function connected(socket) {
-  return new Promise((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("connect_error", reject);
-    socket.once("connection-rejected", (why) => reject(new Error(JSON.stringify(why))));
-  });
-}
+const rssKb = () => rssOf(serverPid);
+const cpuSeconds = () => cpuOf(serverPid);
+const open = (path, localAddress) => openAt(url, path, localAddress);
 
 async function lobby() {
   const rssBefore = rssKb();

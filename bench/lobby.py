@@ -20,21 +20,16 @@ import argparse
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+from serving import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_MODULES = os.path.join(HERE, "..", "tests", "node", "node_modules")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(kind: str, port: int, node_modules: str | None, storm_rooms: int) -> subprocess.Popen:

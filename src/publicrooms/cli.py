@@ -43,6 +43,8 @@ def uvicorn_config(app, settings: Settings, **overrides) -> uvicorn.Config:  # n
     options = dict(
         # Requests must finish their headers in time (slowloris); needs httptools.
         http=http_adapter.header_deadline_protocol(settings.header_timeout_s),
+        # uvicorn's websockets-sansio WebSocket, holding less per connection.
+        ws=http_adapter.websocket_protocol() or "auto",
         host=settings.host,
         port=settings.port,
         # Forwarded headers are resolved by our own trusted-proxy rule, never by uvicorn's.

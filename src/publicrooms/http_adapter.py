@@ -9,19 +9,28 @@ A WebSocket whose client stopped reading cannot be closed through ASGI: a close 
 behind the full buffer, and so does uvicorn's graceful close. `connection_aborter` finds the
 uvicorn protocol behind an ASGI `send` and returns its transport's `abort`.
 
+An idle WebSocket should hold little: `LeanWebSocketProtocol` (uvicorn's websockets-sansio
+protocol) keeps its receive queue and writable flag in `publicrooms.lean`'s containers and
+lets the handshake's request and response go once the WebSocket is accepted.
+
 This is the one place that touches uvicorn internals (`HttpToolsProtocol` and its httptools
 callbacks `on_message_begin` / `on_headers_complete`; the WebSocket protocols' bound `send`
-and `transport`); `self_test()` runs at start-up.
+and `transport`; `WebSocketsSansIOProtocol`'s `queue`, `writable`, `request`, `response`,
+`handshake_complete`); `self_test()` runs at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 from typing import Any
 
 import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from publicrooms.lean import LeanEvent, LeanQueue
 
 log = structlog.get_logger("publicrooms.http")
 
@@ -77,6 +86,36 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         super().handle_websocket_upgrade()
 
 
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol holding less for as long as a connection lasts:
+    its receive queue and writable flag are LeanQueue / LeanEvent (~3.8 kB less), and the
+    handshake's parsed request and response (headers and all, ~3.7 kB) are let go once the
+    WebSocket is accepted (uvicorn reads them only to answer the handshake)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = LeanQueue()  # type: ignore[assignment]
+        self.writable = LeanEvent()  # type: ignore[assignment]
+        self.writable.set()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete and getattr(self, "response", None) is not None:
+            # websockets' parser keeps the request it parsed for the connection's lifetime
+            # (a local of its generator): its headers are emptied (uvicorn copied them into
+            # the ASGI scope before the application ran).
+            self.request.headers.clear()
+            self.request = self.response = None  # type: ignore[assignment]
+
+
+def websocket_protocol() -> type | None:
+    """The WebSocket protocol class to give uvicorn (`Config(ws=...)`): the lean one where
+    uvicorn's own choice would be websockets-sansio, else None (uvicorn's choice)."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    return LeanWebSocketProtocol if AutoWebSocketsProtocol is WebSocketsSansIOProtocol else None
+
+
 def header_deadline_protocol(header_timeout_s: float) -> type[HeaderDeadlineProtocol]:
     """The protocol class to give uvicorn (`Config(http=...)`), with this deadline."""
     return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,),
@@ -110,6 +149,21 @@ def self_test() -> None:
         if not callable(getattr(protocol, "send", None)) or \
                 "self.transport" not in inspect.getsource(protocol.connection_made):
             missing.append(f"{protocol.__name__}.send / .transport (aborting a WebSocket)")
+    lean = inspect.getsource(WebSocketsSansIOProtocol)
+    # The receive queue and the writable flag: only what LeanQueue / LeanEvent provide.
+    used = {(name, method) for name, method in re.findall(r"self\.(queue|writable)\.(\w+)", lean)}
+    if not used <= {("queue", "put_nowait"), ("queue", "get"), ("queue", "empty"),
+                    ("writable", "set"), ("writable", "clear"), ("writable", "wait"),
+                    ("writable", "is_set")}:
+        missing.append(f"WebSocketsSansIOProtocol queue / writable use {sorted(used)}")
+    # The handshake's request and response: read in handle_connect and the accept only.
+    outside = [line for line in inspect.getsource(WebSocketsSansIOProtocol.send).splitlines()
+               if "self.response" in line]
+    if re.findall(r"self\.request\b", lean) != ["self.request"] \
+            or "self.request = event" not in lean \
+            or len(outside) != 3 or "self.handshake_complete = True" not in \
+            inspect.getsource(WebSocketsSansIOProtocol.send):
+        missing.append("WebSocketsSansIOProtocol request / response (the handshake)")
     if missing:
         raise RuntimeError("uvicorn internals changed (see pyproject.toml pin): "
                            + ", ".join(missing))

@@ -39,6 +39,7 @@ import structlog
 
 from publicrooms.clock import Clock
 from publicrooms.errors import InvalidRequest
+from publicrooms.lean import LeanEvent
 from publicrooms.realtime import fanout_adapter
 
 log = structlog.get_logger("publicrooms.transport")
@@ -46,6 +47,8 @@ log = structlog.get_logger("publicrooms.transport")
 _CLIENT_TYPES = {sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT, sio_packet.ACK,
                  sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK}
 _EIO_TYPES = set(range(len(eio_packet.packet_names)))
+# Request text python-engineio copies into the environ besides the HTTP_* headers.
+_REQUEST_TEXT = {"QUERY_STRING", "RAW_URI", "CONTENT_TYPE", "CONTENT_LENGTH"}
 
 
 class MalformedPacket(Exception):
@@ -93,7 +96,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
     cut_off = False             # over its bound: dropped, being disconnected
     abort_transport: Callable[[], None] | None = None   # drops the TCP connection (WebSocket)
     websocket: Any = None       # its transport, when broadcasts may be written to it directly
-    _drained: asyncio.Event | None = None
+    _drained: LeanEvent | None = None
 
     async def receive(self, pkt: eio_packet.Packet) -> None:
         if pkt.packet_type not in _EIO_TYPES:
@@ -122,8 +125,8 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         # before has been written: with nothing queued, everything sent so far is out.
         self.writing = False
         self.queue.taken = 0  # see fanout_adapter.SendQueue
-        if self.queue.empty():
-            self._drained_event().set()
+        if self._drained is not None and self.queue.empty():
+            self._drained.set()  # made by the first drained(); an idle socket has none
         packets = await super().poll()
         self.writing = bool(packets)
         self.queued_bytes = max(0, self.queued_bytes - sum(map(_packet_bytes, packets)))
@@ -133,7 +136,8 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         try:
             await super().close(*args, **kwargs)
         finally:
-            self._drained_event().set()  # nothing more will be written: stop waiting for it
+            if self._drained is not None:
+                self._drained.set()  # nothing more will be written: stop waiting for it
 
     async def drained(self) -> None:
         """Return once every packet queued so far has been written out (or the socket closed)."""
@@ -142,9 +146,9 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
             event.clear()
             await event.wait()
 
-    def _drained_event(self) -> asyncio.Event:
+    def _drained_event(self) -> LeanEvent:
         if self._drained is None:
-            self._drained = asyncio.Event()
+            self._drained = LeanEvent()
         return self._drained
 
     async def handle_get_request(self, environ: dict) -> Any:
@@ -156,6 +160,13 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
             # afresh for every request (~2.5 kB each); a WebSocket never reads a body.
             environ.pop("wsgi.input", None)
         return await super().handle_get_request(environ)
+
+    async def _upgrade_websocket(self, environ: dict) -> Any:
+        # From here on nothing reads the request's headers from the environ (the namespaces'
+        # connect handlers read the ASGI scope): its copies of them go (~1.5 kB a socket).
+        for key in [key for key in environ if key.startswith("HTTP_") or key in _REQUEST_TEXT]:
+            del environ[key]
+        return await super()._upgrade_websocket(environ)
 
     async def _cut_off_slow_reader(self) -> None:
         """Disconnect a client that stopped reading (as a transport error: its seat is held
@@ -207,7 +218,9 @@ class StrictServer(socketio.AsyncServer):
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and type(socket) is engineio.async_socket.AsyncSocket:
             socket.__class__ = StrictSocket  # adds behaviour only: no state of its own
-        self._deadlines[eio_sid] = asyncio.create_task(self._namespace_deadline(eio_sid))
+        deadline = asyncio.create_task(self._namespace_deadline(eio_sid))
+        self._deadlines[eio_sid] = deadline
+        deadline.add_done_callback(lambda task: self._deadline_done(eio_sid, task))
         if self.on_session_open is not None:
             await self.on_session_open(eio_sid, environ)
         return await super()._handle_eio_connect(eio_sid, environ)
@@ -222,6 +235,11 @@ class StrictServer(socketio.AsyncServer):
         finally:
             if self.on_session_close is not None:
                 await self.on_session_close(eio_sid)
+
+    def _deadline_done(self, eio_sid: str, task: asyncio.Task) -> None:
+        """A deadline that has run is forgotten (an idle socket keeps no finished task)."""
+        if self._deadlines.get(eio_sid) is task:
+            del self._deadlines[eio_sid]
 
     async def _namespace_deadline(self, eio_sid: str) -> None:
         """A session that connected no namespace in time is closed (a slow or idle opener)."""
@@ -366,7 +384,7 @@ def self_test() -> None:
         problems.append("engineio.AsyncServer.sockets")
     if "self.queue" not in inspect.getsource(engineio.async_socket.AsyncSocket.poll):
         problems.append("engineio.AsyncSocket.queue (closing the writer)")
-    for name in ("send", "poll", "close", "handle_get_request"):
+    for name in ("send", "poll", "close", "handle_get_request", "_upgrade_websocket"):
         if not inspect.iscoroutinefunction(getattr(engineio.async_socket.AsyncSocket, name,
                                                    None)):
             problems.append(f"engineio.AsyncSocket.{name}")
@@ -377,6 +395,10 @@ def self_test() -> None:
         problems.append("engineio.AsyncSocket._websocket_handler (writer through poll)")
     if "self.poll()" not in inspect.getsource(engineio.async_socket.AsyncSocket.handle_get_request):
         problems.append("engineio.AsyncSocket.handle_get_request (poll)")
+    # The request's headers are read from the environ before the upgrade only.
+    if "environ" in inspect.getsource(engineio.async_socket.AsyncSocket._websocket_handler) \
+            or "HTTP_" not in inspect.getsource(engineio.async_socket.AsyncSocket.handle_get_request):
+        problems.append("engineio.AsyncSocket._upgrade_websocket (environ after the upgrade)")
     if "start_background_task" not in dir(engineio.AsyncServer):
         problems.append("engineio.AsyncServer.start_background_task")
     if hasattr(engineio.async_socket.AsyncSocket, "__slots__"):

@@ -29,8 +29,8 @@ protocol (`transport`, `writable`, `close_sent`, `disconnected`, `conn.extension
 
 from __future__ import annotations
 
-import asyncio
 import inspect
+import re
 import struct
 import time
 from typing import Any
@@ -43,12 +43,19 @@ from socketio.async_manager import AsyncManager
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from publicrooms.lean import LeanQueue
 
-class SendQueue(asyncio.Queue):
+
+class SendQueue(LeanQueue):
     """A socket's send queue that counts the packets its writer has taken and not yet
-    written: `taken` is reset when the writer comes back for more (the socket's poll)."""
+    written: `taken` is reset when the writer comes back for more (the socket's poll).
+    A LeanQueue: an idle socket's queue holds nothing."""
 
-    taken = 0
+    __slots__ = ("taken",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken = 0
 
     def get_nowait(self) -> Any:
         item = super().get_nowait()
@@ -71,8 +78,10 @@ def text_frame(payload: str) -> bytes:
 def websocket_protocol(environ: dict) -> Any:
     """uvicorn's protocol behind an ASGI WebSocket when frames can be written to its transport
     directly (websockets-sansio, permessage-deflate not negotiated); otherwise None."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
     protocol = getattr(environ.get("asgi.send"), "__self__", None)
-    if type(protocol).__name__ != "WebSocketsSansIOProtocol":
+    if not isinstance(protocol, WebSocketsSansIOProtocol):
         return None
     conn = getattr(protocol, "conn", None)
     if conn is None or getattr(conn, "extensions", None):
@@ -170,8 +179,11 @@ def self_test() -> None:
     if "self.server.create_queue()" not in inspect.getsource(
             engineio.base_socket.BaseSocket.__init__):
         problems.append("engineio.BaseSocket queue creation")
-    if "self.get_nowait()" not in inspect.getsource(asyncio.Queue.get):
-        problems.append("asyncio.Queue.get (through get_nowait)")
+    # The send queue is a LeanQueue: python-engineio must use nothing else of asyncio.Queue.
+    used = set(re.findall(r"self\.queue\.(\w+)", inspect.getsource(engineio.async_socket)))
+    if not used <= {"get", "get_nowait", "put", "put_nowait", "task_done", "join", "qsize",
+                    "empty"}:
+        problems.append(f"engineio.AsyncSocket queue methods {sorted(used)}")
     socket_source = inspect.getsource(engineio.async_socket.AsyncSocket)
     for name in ("self.upgraded", "self.upgrading", "self.closing", "self.last_ping",
                  "self.server.ping_timeout"):

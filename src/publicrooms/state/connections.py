@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,7 +49,8 @@ class MemoryConnectionStore:
         self._policy = policy
         self._eio: dict[str, tuple[str, int]] = {}       # eio sid → (ip key, namespaces open)
         self._by_key: dict[str, set[str]] = {}           # ip key → eio sids
-        self._attempts: dict[str, deque[float]] = {}     # ip key → recent connection times
+        # ip key → recent connection times (a list: one per address, a deque is ~0.8 kB)
+        self._attempts: dict[str, list[float]] = {}
         self._next_allowed: dict[str, float] = {}        # ip key → earliest next connection
 
     async def admit(self, ip_key: str, eio_sid: str) -> Admit:
@@ -65,7 +65,7 @@ class MemoryConnectionStore:
             return Admit(False, wait_s=next_allowed - now)
         if len(self._by_key.get(ip_key, ())) >= policy.max_per_key:
             return Admit(False, too_many=True)
-        attempts = self._attempts.setdefault(ip_key, deque())
+        attempts = self._attempts.setdefault(ip_key, [])
         trim(attempts, now - policy.window_s)
         attempts.append(now)
         excess = len(attempts) - policy.free_attempts

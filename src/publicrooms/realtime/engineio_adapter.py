@@ -16,10 +16,18 @@ been written out, on either transport. The bound is applied where the socket liv
 other nodes fan out to it (state/redis/fanout.py) is bounded the same way; and queueing never
 waits, so a slow reader cannot hold up the fan-out reader or anyone's broadcast.
 
+An idle WebSocket session holds as little as it can: python-engineio gives each one a writer
+task, a task per message read with its own timeout, and a task sleeping until the next ping.
+Here a session opened on a WebSocket is read in its connection's own task, written by a task
+that exists only while packets wait, and its heartbeat is one loop timer (the next ping, then
+the pong deadline: a client that does not answer within the ping timeout is closed as
+python-engineio closes it). An upgrade from long-polling keeps python-engineio's handler.
+
 This is the one place that touches those libraries' private parts: `_handle_eio_message`,
 `_handle_eio_connect`, `_binary_packet`, `_handle_connect/_disconnect/_event/_ack` on the
-Socket.IO server, and `AsyncSocket.receive/send/poll/close/handle_get_request/queue` plus
-`AsyncServer.sockets` on the Engine.IO side.
+Socket.IO server, and `AsyncSocket.receive/send/poll/close/handle_get_request/queue`,
+`_upgrade_websocket`, `_websocket_handler`, `schedule_ping`, `last_ping`,
+`check_ping_timeout` plus `AsyncServer.sockets` on the Engine.IO side.
 The versions are pinned in pyproject.toml and `self_test()` runs at start-up.
 """
 
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,6 +49,7 @@ import structlog
 from publicrooms.clock import Clock
 from publicrooms.errors import InvalidRequest
 from publicrooms.lean import LeanEvent
+from publicrooms.security.client_ip import FORWARDING_HEADERS
 from publicrooms.realtime import fanout_adapter
 
 log = structlog.get_logger("publicrooms.transport")
@@ -98,6 +108,11 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
     websocket: Any = None       # its transport, when broadcasts may be written to it directly
     _drained: LeanEvent | None = None
 
+    _ping_timer: asyncio.TimerHandle | None = None   # the next ping, then its pong deadline
+    _lean_ws: Any = None        # the WebSocket this socket reads and writes itself
+    _writer: asyncio.Task | None = None   # writing what is queued; None while idle
+    _writer_ended = False       # the WebSocket writer has closed it: nothing more is written
+
     async def receive(self, pkt: eio_packet.Packet) -> None:
         if pkt.packet_type not in _EIO_TYPES:
             log.info("malformed packet refused", reason="unknown Engine.IO packet type")
@@ -138,6 +153,146 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         finally:
             if self._drained is not None:
                 self._drained.set()  # nothing more will be written: stop waiting for it
+            if self._ping_timer is not None:
+                self._ping_timer.cancel()
+                self._ping_timer = None
+            if self._lean_ws is not None and self.closed:
+                # What was queued (the CLOSE packet) is written, then the WebSocket closed:
+                # python-engineio's reader would have ended it at its read timeout.
+                self.queue.put_nowait(None)
+
+    # --- heartbeat: one timer handle per socket, no task ---------------------------------
+    # python-engineio starts a task per socket that sleeps the ping interval, and finds a
+    # client that stopped answering by its reader's and writer's timeouts (and its service
+    # task's sweep, which stays). Here the ping is a loop timer, and after each ping the same
+    # timer is the pong deadline: a client that has not answered within the ping timeout is
+    # closed as python-engineio closes it (`check_ping_timeout`, reason ping timeout).
+
+    def schedule_ping(self) -> None:
+        if self.last_ping:  # only once the previous ping has been answered (as upstream)
+            self.last_ping = None
+            self._arm(self.server.ping_interval, self._ping_due)
+
+    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+        self._ping_timer = asyncio.get_running_loop().call_later(delay, callback)
+
+    def _ping_due(self) -> None:
+        self._ping_timer = None
+        if self.closing or self.closed:
+            return
+        self.last_ping = time.time()
+        self.server.start_background_task(self._send_ping_now)
+        self._arm(self.server.ping_timeout, self._pong_due)
+
+    async def _send_ping_now(self) -> None:
+        if not self.closing and not self.closed:  # it may have closed since it was due
+            await self.send(eio_packet.Packet(eio_packet.PING))
+
+    def _pong_due(self) -> None:
+        self._ping_timer = None
+        last_ping = self.last_ping
+        if not last_ping or self.closing or self.closed:
+            return  # answered (the answer armed the next ping), or closed
+        left = last_ping + self.server.ping_timeout - time.time()
+        if left >= 0:  # the loop's clock ran ahead of the wall clock: not yet
+            self._arm(left + 0.01, self._pong_due)
+            return
+        self.server.start_background_task(self.check_ping_timeout)
+
+    # --- WebSocket transport: no task per message, a writer only while packets wait ------
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        """python-engineio's WebSocket handler for a session that opened on a WebSocket,
+        without its per-socket costs: packets are read in the connection's own task (no task
+        and timeout per message: a silent client is found by the pong deadline), and written
+        by a writer task that exists while packets wait (none while idle). An upgrade from
+        long-polling goes through python-engineio's handler unchanged."""
+        if self.connected:
+            return await super()._websocket_handler(ws)
+        self.connected = True
+        self.upgraded = True
+        self._lean_ws = ws
+        self.queue.wake = self._wake_writer
+        if not self.queue.empty():
+            self._wake_writer()
+        max_size = self.server.max_http_buffer_size
+        while True:
+            try:
+                data = await ws.wait()
+            except asyncio.CancelledError:
+                break
+            except Exception:  # noqa: BLE001 - the connection went away (as upstream)
+                break
+            if data is None or (data and len(data) > max_size):
+                break  # closed by the client, or a message over the limit (as upstream)
+            try:
+                await self.receive(eio_packet.Packet(encoded_packet=data))
+            except engineio.exceptions.UnknownPacketError:
+                pass
+            except engineio.exceptions.SocketIsClosedError:
+                break
+            except Exception:  # noqa: BLE001 - as upstream: log, keep the connection
+                self.server.logger.exception("Unknown receive error")
+        self.queue.put_nowait(None)  # the writer ends (and closes the WebSocket)
+        writer = self._writer
+        if writer is not None:
+            await asyncio.wait_for(writer, timeout=None)
+        elif not self._writer_ended:
+            self._writer_ended = True
+            await ws.close()
+        await self.close(wait=False, abort=True,
+                         reason=self.server.reason.TRANSPORT_CLOSE)
+
+    def _wake_writer(self) -> None:
+        if self._writer is not None:
+            return
+        if self._writer_ended:  # nothing will write these: let close(wait=True) go on
+            self._discard_queued()
+            return
+        self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+
+    async def _write_queued(self) -> None:
+        """Write what is queued, as python-engineio's writer does through poll(); end when
+        the queue is empty (the next packet queued starts another)."""
+        ws, queue = self._lean_ws, self.queue
+        try:
+            while True:
+                self.writing = False
+                queue.taken = 0
+                if queue.empty():
+                    if self._drained is not None:
+                        self._drained.set()
+                    return
+                packets, end = [], False
+                while not queue.empty():
+                    pkt = queue.get_nowait()
+                    queue.task_done()
+                    if pkt is None:  # the end: the WebSocket closes after what was before it
+                        end = True
+                        break
+                    packets.append(pkt)
+                self.writing = bool(packets)
+                self.queued_bytes = max(0, self.queued_bytes - sum(map(_packet_bytes, packets)))
+                try:
+                    for packet in packets:
+                        await ws.send(packet.encode())
+                except Exception:  # noqa: BLE001 - as upstream: the connection is gone
+                    end = True
+                if end:
+                    self._writer_ended = True
+                    self.writing = False
+                    await ws.close()
+                    self._discard_queued()
+                    return
+        finally:
+            self._writer = None
+
+    def _discard_queued(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+            self.queue.task_done()
 
     async def drained(self) -> None:
         """Return once every packet queued so far has been written out (or the socket closed)."""
@@ -166,6 +321,12 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         # connect handlers read the ASGI scope): its copies of them go (~1.5 kB a socket).
         for key in [key for key in environ if key.startswith("HTTP_") or key in _REQUEST_TEXT]:
             del environ[key]
+        # The same goes for the ASGI scope's headers (~1 kB), but for those the client's
+        # address is resolved from at each namespace connect.
+        scope = environ.get("asgi.scope")
+        if scope is not None and scope.get("headers"):
+            scope["headers"] = [(name, value) for name, value in scope["headers"]
+                                if name.lower() in FORWARDING_HEADERS]
         return await super()._upgrade_websocket(environ)
 
     async def _cut_off_slow_reader(self) -> None:
@@ -399,6 +560,20 @@ def self_test() -> None:
     if "environ" in inspect.getsource(engineio.async_socket.AsyncSocket._websocket_handler) \
             or "HTTP_" not in inspect.getsource(engineio.async_socket.AsyncSocket.handle_get_request):
         problems.append("engineio.AsyncSocket._upgrade_websocket (environ after the upgrade)")
+    # The heartbeat and the WebSocket handler replaced here (StrictSocket).
+    sock = engineio.async_socket.AsyncSocket
+    if "self._send_ping" not in inspect.getsource(sock.schedule_ping) \
+            or "self.last_ping = None" not in inspect.getsource(sock.schedule_ping) \
+            or "self.schedule_ping()" not in inspect.getsource(sock.receive) \
+            or "s.schedule_ping()" not in inspect.getsource(engineio.AsyncServer._handle_connect):
+        problems.append("engineio.AsyncSocket.schedule_ping (heartbeat)")
+    if "self._websocket_handler" not in inspect.getsource(sock._upgrade_websocket) \
+            or "self.connected = True" not in writer or "self.upgraded = True" not in writer \
+            or "await self.close(wait=False, abort=True" not in writer:
+        problems.append("engineio.AsyncSocket._websocket_handler (WebSocket session)")
+    if not hasattr(engineio.exceptions, "UnknownPacketError") \
+            or not hasattr(engineio.exceptions, "SocketIsClosedError"):
+        problems.append("engineio.exceptions")
     if "start_background_task" not in dir(engineio.AsyncServer):
         problems.append("engineio.AsyncServer.start_background_task")
     if hasattr(engineio.async_socket.AsyncSocket, "__slots__"):

@@ -51,11 +51,20 @@ class SendQueue(LeanQueue):
     written: `taken` is reset when the writer comes back for more (the socket's poll).
     A LeanQueue: an idle socket's queue holds nothing."""
 
-    __slots__ = ("taken",)
+    __slots__ = ("taken", "wake")
 
     def __init__(self) -> None:
         super().__init__()
         self.taken = 0
+        self.wake: Any = None  # called on every put (starts a WebSocket's writer)
+
+    def put_nowait(self, item: Any) -> None:
+        super().put_nowait(item)
+        if self.wake is not None:
+            self.wake()
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
 
     def get_nowait(self) -> Any:
         item = super().get_nowait()

@@ -39,6 +39,11 @@ class ClientIpResolver:
         return peer
 
 
+# The request headers `resolve` reads (as ASGI names them): a long-lived connection keeps
+# only these (realtime/engineio_adapter.py).
+FORWARDING_HEADERS = frozenset({b"forwarded", b"x-forwarded-for"})
+
+
 def _forwarded_hops(headers: Mapping[str, str]) -> list[str]:
     forwarded = headers.get("forwarded")
     if forwarded:

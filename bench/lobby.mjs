@@ -10,7 +10,9 @@
 // with the new count. storm: --storm clients (own addresses too) open the room namespace of
 // --storm-room and send `join-room` at once (at most --concurrency in flight); with
 // --storm-rooms N > 1 client i opens room `${storm-room}-${i % N}` instead; the rate is
-// acknowledged joins per second of wall time, first connect to last ack.
+// acknowledged joins per second of wall time, first connect to last ack. With --watchers W,
+// W lobby viewers are connected first and watch the storm: how many lobby events each one got,
+// and whether each ends on the current system seat count.
 // Prints one JSON object on stdout.
 import { address, args, connected, cpuSeconds as cpuOf, ms, now, open as openAt, quantile,
          rssKb as rssOf, sleep } from "./clients.mjs";
@@ -28,29 +30,38 @@ const stormRooms = Number(args["storm-rooms"] || 1);
 const rssKb = () => rssOf(serverPid);
 const cpuSeconds = () => cpuOf(serverPid);
 const open = (path, localAddress) => openAt(url, path, localAddress);
+const watchers = Number(args.watchers || 0);
 
-async function lobby() {
-  const rssBefore = rssKb();
+// `count` lobby viewers from 127.first.x.y, connected `batch` at a time; `listen` sets up each.
+async function openViewers(count, first, listen) {
   const sockets = [];
-  let waiting = null;  // {count, started, times[], left, done}
-  const connectStarted = now();
-  for (let start = 0; start < viewers; start += batch) {
+  for (let start = 0; start < count; start += batch) {
     const opened = [];
-    for (let i = start; i < Math.min(viewers, start + batch); i++) {
-      const socket = open("/", address(10, i));
-      socket.on("room-occupancy-update", (update) => {
-        const w = waiting;
-        if (w && update.roomId === room && update.currentOccupancy === w.count && !socket.seen) {
-          socket.seen = true;
-          w.times.push(now() - w.started);
-          if (--w.left === 0) w.done();
-        }
-      });
+    for (let i = start; i < Math.min(count, start + batch); i++) {
+      const socket = open("/", address(first, i));
+      listen(socket);
       sockets.push(socket);
       opened.push(connected(socket));
     }
     await Promise.all(opened);
   }
+  return sockets;
+}
+
+async function lobby() {
+  const rssBefore = rssKb();
+  let waiting = null;  // {count, started, times[], left, done}
+  const connectStarted = now();
+  const sockets = await openViewers(viewers, 10, (socket) => {
+    socket.on("room-occupancy-update", (update) => {
+      const w = waiting;
+      if (w && update.roomId === room && update.currentOccupancy === w.count && !socket.seen) {
+        socket.seen = true;
+        w.times.push(now() - w.started);
+        if (--w.left === 0) w.done();
+      }
+    });
+  });
   const connectSeconds = (now() - connectStarted) / 1000;
   await sleep(3000);  // let the server settle (handshake buffers, rooms snapshot)
   const rssWith = rssKb();
@@ -110,6 +121,14 @@ async function storm() {
   const latencies = [];
   let failures = 0;
   let next = 0;
+  const watching = await openViewers(watchers, 20, (socket) => {
+    socket.lobbyEvents = 0;
+    socket.seatsTaken = -1;
+    socket.onAny(() => socket.lobbyEvents++);
+    socket.on("system-occupancy-update", (update) => { socket.seatsTaken = update.seatsTaken; });
+  });
+  await sleep(watchers ? 1000 : 0);  // the snapshots on connect are not the storm's
+  for (const socket of watching) socket.lobbyEvents = 0;
   const cpuBefore = cpuSeconds();
   const started = now();
   async function one(i) {
@@ -133,7 +152,14 @@ async function storm() {
   await Promise.all(Array.from({ length: Math.min(concurrency, stormSize) }, worker));
   const seconds = (now() - started) / 1000;
   const cpu = cpuSeconds() - cpuBefore;
-  for (const socket of sockets) socket.close();
+  // Every watcher ends on the current count (the last joins' updates may still be on the way).
+  const seats = latencies.length;
+  for (let waited = 0; waited < 30000 && watching.some((w) => w.seatsTaken !== seats); waited += 50) {
+    await sleep(50);
+  }
+  const current = watching.filter((w) => w.seatsTaken === seats).length;
+  const events = watching.reduce((sum, w) => sum + w.lobbyEvents, 0);
+  for (const socket of [...sockets, ...watching]) socket.close();
   latencies.sort((a, b) => a - b);
   return {
     mode: "storm", clients: stormSize, rooms: stormRooms, concurrency, acknowledged: latencies.length, failures,
@@ -143,6 +169,8 @@ async function storm() {
     server_cpu_ms_per_join: Math.round(cpu / Math.max(1, latencies.length) * 100000) / 100,
     connect_to_ack_p50_ms: ms(quantile(latencies, 0.5)),
     connect_to_ack_p99_ms: ms(quantile(latencies, 0.99)),
+    ...(watchers ? { watchers, lobby_events_per_watcher: Math.round(events / watchers),
+                     watchers_on_current_count: current } : {}),
   };
 }
 

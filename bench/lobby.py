@@ -6,7 +6,7 @@ client generator bench/lobby.mjs (socket.io-client, one Node process) against it
 
     .venv/bin/python bench/lobby.py --node /path/to/node_modules [--viewers 10000]
         [--trials 20] [--storm 500] [--storm-rooms 1] [--only lobby|storm]
-        [--servers publicrooms,node]
+        [--servers publicrooms,node] [--watchers 2000] [--env NAME=VALUE ...]
 
 `/path/to/node_modules` holds socket.io 4.8.1 (`npm install socket.io@4.8.1`); the clients
 come from tests/node/node_modules. Every client has its own loopback address (127.10.x.y for
@@ -32,7 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_MODULES = os.path.join(HERE, "..", "tests", "node", "node_modules")
 
 
-def start(kind: str, port: int, node_modules: str | None, storm_rooms: int) -> subprocess.Popen:
+def start(kind: str, port: int, node_modules: str | None, storm_rooms: int,
+          extra_env: list[str]) -> subprocess.Popen:
     if kind == "node":
         if not node_modules:
             sys.exit("--node DIR/node_modules (with socket.io 4.8.1) is needed for the reference")
@@ -47,7 +48,8 @@ def start(kind: str, port: int, node_modules: str | None, storm_rooms: int) -> s
            "PUBLICROOMS_MEDIA__ENABLED": "false",
            "PUBLICROOMS_ROOMS": json.dumps(rooms),
            "PUBLICROOMS_SYSTEM_CAPACITY": "10000",
-           "PUBLICROOMS_LOG_LEVEL": "warning"}
+           "PUBLICROOMS_LOG_LEVEL": "warning",
+           **dict(item.split("=", 1) for item in extra_env)}
     return subprocess.Popen([sys.executable, "-m", "publicrooms.cli", "serve", "--port",
                              str(port), "--data-dir", tempfile.mkdtemp()], env=env)
 
@@ -65,7 +67,7 @@ def wait_ready(url: str) -> None:
 
 def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
     port = free_port()
-    server = start(kind, port, args.node, args.storm_rooms)
+    server = start(kind, port, args.node, args.storm_rooms, args.env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url)
@@ -75,7 +77,7 @@ def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
                    "--server-pid", str(server.pid), "--client-modules", CLIENT_MODULES,
                    "--mode", mode, "--viewers", str(args.viewers), "--trials", str(args.trials),
                    "--batch", str(args.batch), "--storm", str(args.storm),
-                   "--storm-rooms", str(args.storm_rooms),
+                   "--storm-rooms", str(args.storm_rooms), "--watchers", str(args.watchers),
                    "--concurrency", str(args.concurrency or args.storm)]
         out = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
         if out.returncode != 0:
@@ -83,7 +85,8 @@ def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
         sys.stderr.write(out.stderr[-2000:])
         result = json.loads(out.stdout.strip().splitlines()[-1])
         result["loadavg"] = f"{load_before} → {open('/proc/loadavg').read().split()[0]}"
-        return {"server": kind, **result}
+        return {"server": kind, **({"env": args.env} if args.env and kind != "node" else {}),
+                **result}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -99,6 +102,10 @@ def main() -> None:
                         help="rooms the storm's clients are spread over, in turn")
     parser.add_argument("--concurrency", type=int, default=0,
                         help="storm clients in flight at once (default: all)")
+    parser.add_argument("--watchers", type=int, default=0,
+                        help="lobby viewers watching the connect storm")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the publicrooms server (repeatable)")
     parser.add_argument("--only", choices=["lobby", "storm"])
     parser.add_argument("--servers", default="node,publicrooms",
                         help="comma-separated, run in this order")

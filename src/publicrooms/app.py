@@ -39,6 +39,7 @@ from publicrooms.security.ratelimit import RateLimiter
 from publicrooms.security.rules import limit_rules
 from publicrooms.services.chatlog import ChatLog
 from publicrooms.services.cleanup import InactiveUserSweep, TableSweep
+from publicrooms.services.lobby_feed import LobbyFeed
 from publicrooms.services.media_routing import RoutedMedia
 from publicrooms.services.moderation import BanList, ModerationService, ban_error
 from publicrooms.services.rooms import RoomService
@@ -125,6 +126,7 @@ class PublicRooms:
             admission_hold_s=cleanup.rest_seat_hold_s, rest_hold_s=cleanup.rest_seat_hold_s,
             reconnect_grace_s=cleanup.reconnect_grace_s, timers=self.timers,
             status_max=settings.status_max,
+            lobby_feed=LobbyFeed(settings.lobby_update_window_s),
             chat=ChatLog(sql, window_s=settings.chat_commit_window_s,
                          max_batch=settings.chat_commit_max, across_nodes=state.shared))
         self.timers.on_change = room_service.announce_room
@@ -313,6 +315,7 @@ class PublicRooms:
 
     async def shutdown(self) -> None:
         await self.drain()
+        await self.ctx.rooms.lobby_feed.close()
         await self.state.node.leave()
         await self.state.close()
         await self.ctx.sql.close()

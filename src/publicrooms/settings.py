@@ -127,6 +127,13 @@ class Settings(BaseSettings):
         default=0.0, ge=0, le=0.1,
         description="how long a chat batch waits for more messages before it is written")
     chat_commit_max: PositiveInt = Field(default=200, description="messages per chat transaction")
+    # Lobby updates of one room (and of the system's seats) within this window after one was
+    # sent are merged into one update with the current counts. 0 (the default) sends every
+    # change, as docs/protocol.md promises; a few tens of ms spare thousands of viewers the
+    # steps of a burst of joins.
+    lobby_update_window_s: float = Field(
+        default=0.0, ge=0, le=5,
+        description="how long after a lobby update further changes of that room are merged")
     report_text_max: PositiveInt = 500
     status_max: PositiveInt = 80  # "working on…" status
     timer_check_interval_s: float = Field(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.support.clients import SocketClient, connect_once_admitted, new_ip, wait_for
@@ -202,3 +204,27 @@ async def test_unknown_events_and_switched_off_media_are_answered(server, client
     assert media["error"]["code"] == "MEDIA_UNAVAILABLE"
     lobby = await clients(server.url, "/").connect()
     assert (await lobby.call("send-message", {"content": "hi"}))["error"]["code"] == "NOT_IN_ROOM"
+
+
+@pytest.mark.single_node
+async def test_a_burst_of_joins_reaches_the_lobby_merged_and_in_order(server_factory,
+                                                                       clients) -> None:
+    server = server_factory(lobby_update_window_s=1.0)
+    lobby = await clients(server.url, "/").connect()
+    await wait_for(lambda: lobby.events["rooms"], "lobby snapshot")
+    members = [await clients(server.url, ROOM).connect() for _ in range(6)]
+    acks = await asyncio.gather(*(m.call("join-room", {"userName": f"M{i}"})
+                                  for i, m in enumerate(members)))
+    assert all(ack["success"] for ack in acks)
+
+    def counts() -> list[int]:
+        return [u["currentOccupancy"] for u in lobby.events["room-occupancy-update"]
+                if u["roomId"] == "deep-focus"]
+
+    await wait_for(lambda: counts() and counts()[-1] == 6, "the lobby ends on the current count")
+    assert counts() == sorted(counts()), "counts never go back"
+    assert len(counts()) < 6, "the joins after the first were merged"
+    await wait_for(lambda: lobby.events["system-occupancy-update"][-1]["seatsTaken"] == 6,
+                   "the system's seats end current too")
+    card = [e["room"] for e in lobby.events["room-updated"] if e["room"]["id"] == "deep-focus"]
+    assert card[-1]["currentOccupancy"] == 6

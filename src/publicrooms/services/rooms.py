@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 
@@ -32,6 +33,7 @@ from publicrooms.schemas.timer import TimerRead
 from publicrooms.security.sanitize import clean_message
 from publicrooms.services.broadcast import Broadcaster
 from publicrooms.services.chatlog import ChatLog
+from publicrooms.services.lobby_feed import LobbyFeed
 from publicrooms.services.media import MediaPort, NoMedia
 from publicrooms.services.timer import TimerService
 from publicrooms.services.views import iso, message_view, participant_view, room_view
@@ -42,6 +44,7 @@ from publicrooms.state.sessions import SessionStore
 from publicrooms.store.sql import MessageRecord, RoomRecord, SqlStore, UserRecord
 
 log = structlog.get_logger("publicrooms.rooms")
+OCCUPANCY = "occupancy"  # a lobby change that moved a room's count (not only its card)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,8 @@ class RoomService:
                  message_max: int, media: MediaPort | None = None,
                  admission_hold_s: float = 30.0, rest_hold_s: float = 30.0,
                  reconnect_grace_s: float = 10.0, timers: TimerService | None = None,
-                 status_max: int = 80, chat: ChatLog | None = None) -> None:
+                 status_max: int = 80, chat: ChatLog | None = None,
+                 lobby_feed: LobbyFeed | None = None) -> None:
         self._sql = sql
         self._chat = chat or ChatLog(sql)
         self._seats = seats
@@ -82,6 +86,7 @@ class RoomService:
         self._reconnect_grace_s = reconnect_grace_s
         self.timers = timers
         self._status_max = status_max
+        self.lobby_feed = lobby_feed or LobbyFeed(0)
 
     def room(self, room_id: str) -> RoomRecord:
         room = self._rooms.get(room_id)
@@ -157,7 +162,7 @@ class RoomService:
         if seated_now:
             await self._broadcaster.to_room(room.id, "user-joined", self._joined_event(
                 result.seat, result.occupancy), except_user=user.id)
-            await self._announce_occupancy(room, result.occupancy)
+            await self._announce_occupancy(room)
         messages = await self._sql.recent_messages(room.id, self._history_length)
         seats = await self._seats.seats(room.id)
         timer = await self.timer_read(room.id)
@@ -195,7 +200,7 @@ class RoomService:
             await self._holds.hold(seat.user_id, self._admission_hold_s)
             await self._broadcaster.to_room(seat.room_id, "user-joined",
                                             self._joined_event(seat, admission.occupancy))
-            await self._announce_occupancy(self._rooms[seat.room_id], admission.occupancy)
+            await self._announce_occupancy(self._rooms[seat.room_id])
             await self._broadcaster.to_user(seat.room_id, seat.user_id, "queue-admitted",
                                             {"roomId": seat.room_id})
         await self._announce_positions()
@@ -223,6 +228,9 @@ class RoomService:
                 "waiting": waiting, "isFull": taken >= self._system_capacity or waiting > 0}
 
     async def _announce_system(self) -> None:
+        await self.lobby_feed.changed("system", self._send_system)
+
+    async def _send_system(self, _: frozenset[str]) -> None:
         await self._broadcaster.to_lobby("system-occupancy-update", await self.system_occupancy())
 
     def _joined_event(self, seat: Seat, occupancy: int) -> dict:
@@ -289,7 +297,7 @@ class RoomService:
         except Exception:
             log.exception("closing media failed", room_id=seat.room_id)
         await self._broadcaster.user_left(seat.room_id, user_id, occupancy)
-        await self._announce_occupancy(self.room(seat.room_id), occupancy)
+        await self._announce_occupancy(self.room(seat.room_id))
         if await self._seats.queue_length():
             await self.admit_waiting()
         return True
@@ -358,14 +366,21 @@ class RoomService:
             room_id, "new-message", payload, in_order=True))
         return message
 
-    async def _announce_occupancy(self, room: RoomRecord, occupancy: int) -> None:
-        await self._broadcaster.to_lobby("room-occupancy-update", {
-            "roomId": room.id, "currentOccupancy": occupancy, "capacity": room.capacity,
-            "isFull": occupancy >= room.capacity,
-        })
-        await self.announce_room(room.id)
+    async def _announce_occupancy(self, room: RoomRecord) -> None:
+        await self.lobby_feed.changed(f"room:{room.id}", partial(self._send_room, room.id),
+                                     OCCUPANCY)
         await self._announce_system()
 
     async def announce_room(self, room_id: str) -> None:
         """The lobby card of a room changed (people, cameras, timer): send the whole card."""
-        await self._broadcaster.to_lobby("room-updated", {"room": (await self.room_read(room_id)).wire()})
+        self.room(room_id)
+        await self.lobby_feed.changed(f"room:{room_id}", partial(self._send_room, room_id))
+
+    async def _send_room(self, room_id: str, changes: frozenset[str]) -> None:
+        view = (await self.room_read(room_id)).wire()
+        if OCCUPANCY in changes:
+            await self._broadcaster.to_lobby("room-occupancy-update", {
+                "roomId": room_id, "currentOccupancy": view["currentOccupancy"],
+                "capacity": view["capacity"], "isFull": view["isFull"],
+            })
+        await self._broadcaster.to_lobby("room-updated", {"room": view})

@@ -130,3 +130,28 @@ async def test_a_compressed_websocket_gets_its_broadcasts_through_its_compressor
             [f"m{i}" for i in range(count)]
     direct, queued = await copies(server)
     assert direct - before[0] == count and queued - before[1] == count
+
+
+@pytest.mark.single_node
+async def test_what_one_turn_broadcasts_to_a_socket_leaves_in_one_write(server_factory,
+                                                                          clients) -> None:
+    """A join tells the lobby three things (room-occupancy-update, room-updated,
+    system-occupancy-update) in one turn of the loop: a lobby viewer gets them in that order,
+    from fewer transport writes than copies."""
+    server = server_factory()
+    lobby = await clients(server.url, "/").connect()
+    await wait_for(lambda: lobby.events["system-occupancy-update"], "lobby snapshot")
+
+    async def writes(app):  # noqa: ANN001, ANN202
+        cork = app.sio.manager._cork
+        return cork.writes if cork else 0
+
+    before_copies, before_writes = await copies(server), await server.query(writes)
+    member = await clients(server.url, ROOM).connect()
+    assert (await member.call("join-room", {"userName": "Member"}))["success"]
+    await wait_for(lambda: lobby.events["system-occupancy-update"][-1]["seatsTaken"] == 1,
+                   "the lobby heard the join")
+    order = [name for name, _ in lobby.log if name != "rooms"][-3:]
+    assert order == ["room-occupancy-update", "room-updated", "system-occupancy-update"]
+    direct = (await copies(server))[0] - before_copies[0]
+    assert direct >= 3 and await server.query(writes) - before_writes < direct

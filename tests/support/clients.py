@@ -37,6 +37,7 @@ class SocketClient:
         self.session: aiohttp.ClientSession | None = None
         self.sio: socketio.AsyncClient | None = None
         self.events: dict[str, list[Any]] = defaultdict(list)
+        self.log: list[tuple[str, Any]] = []  # every event in arrival order
         self.connect_error: Any = None
 
     async def connect(self, transports: list[str] | None = None, *,
@@ -49,6 +50,7 @@ class SocketClient:
         @self.sio.on("*", namespace=self.namespace)
         async def any_event(event: str, *args: Any) -> None:
             self.events[event].append(args[0] if len(args) == 1 else list(args))
+            self.log.append((event, self.events[event][-1]))
 
         @self.sio.on("connect_error", namespace=self.namespace)
         async def on_connect_error(data: Any) -> None:

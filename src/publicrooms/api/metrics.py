@@ -59,7 +59,11 @@ async def metrics(request: Request) -> Response:
                                  labels=["path"])
     copies.add_metric(["direct"], getattr(app.sio.manager, "direct_copies", 0))
     copies.add_metric(["queued"], getattr(app.sio.manager, "queued_copies", 0))
+    cork = getattr(app.sio.manager, "_cork", None)
+    writes = CounterMetricFamily("publicrooms_broadcast_writes",
+                                 "Transport writes carrying the direct copies (one per socket "
+                                 "and loop turn)", value=cork.writes if cork else 0)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot([occupancy, seats, queue, sockets, tables, violations, runs,
-                                 failures, *moderation, bans, copies]))
+                                 failures, *moderation, bans, copies, writes]))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -5,7 +5,8 @@ in that socket's queue, from which the socket's own writer task takes it and han
 uvicorn, which frames it for that one connection. A server's WebSocket frames are not
 masked: the bytes are the same for every recipient. Here a broadcast's Socket.IO packet and
 its frame are encoded once, and for each recipient whose WebSocket is open, uncompressed and
-has nothing else waiting the frame is written to its transport at once.
+has nothing else waiting the frame is written to its transport at the end of the loop's turn
+(with whatever else was broadcast to it in that turn: one write, see `Cork`).
 
 Anything else goes the usual way, through the socket's bounded send queue
 (realtime/engineio_adapter.py), so nothing changes for it:
@@ -98,7 +99,40 @@ def websocket_protocol(environ: dict) -> Any:
     return protocol
 
 
-def _write_direct(socket: Any, frame: bytes, now: float) -> bool:
+class Cork:
+    """Frames written directly during one turn of the event loop leave in one write per
+    transport at its end (one system call for the three lobby events of a join, or a group
+    commit's messages, instead of one each).
+
+    Order holds: anything written through a socket's queue after a corked frame is written by
+    its writer task, which runs after this flush (callbacks run in the order they were
+    scheduled), and a frame is corked only when nothing waits in that socket's queue. Frames
+    for a transport that closed meanwhile are dropped, as its unsent buffer would be.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[Any, list[bytes]] = {}
+        self.writes = 0  # transport writes made (frames / writes: how much corking saves)
+
+    def write(self, transport: Any, frame: bytes) -> None:
+        frames = self._pending.get(transport)
+        if frames is not None:
+            frames.append(frame)
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending[transport] = [frame]
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for transport, frames in pending.items():
+            if transport.is_closing():
+                continue
+            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+            self.writes += 1
+
+
+def _write_direct(socket: Any, frame: bytes, now: float, cork: Cork) -> bool:
     """Write `frame` to the socket's WebSocket now if nothing is ahead of it; False: queue it."""
     protocol = getattr(socket, "websocket", None)
     if protocol is None or not socket.upgraded or socket.upgrading or socket.closing:
@@ -112,7 +146,7 @@ def _write_direct(socket: Any, frame: bytes, now: float) -> bool:
     if protocol.close_sent or protocol.disconnected or not protocol.writable.is_set() \
             or protocol.conn.extensions or protocol.conn.state is not State.OPEN:
         return False
-    protocol.transport.write(frame)
+    cork.write(protocol.transport, frame)
     return True
 
 
@@ -122,6 +156,7 @@ class FanoutManager(AsyncManager):
     # Broadcast copies (one per recipient) written directly and through the send queue.
     direct_copies = 0
     queued_copies = 0
+    _cork: Cork | None = None
 
     async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
                    skip_sid: Any = None, callback: Any = None, to: Any = None,
@@ -141,6 +176,9 @@ class FanoutManager(AsyncManager):
         frame = text_frame(pkt.encode())
         sockets = self.server.eio.sockets
         now = time.time()
+        cork = self._cork
+        if cork is None:
+            cork = self._cork = Cork()
         direct = queued = 0
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
@@ -148,7 +186,7 @@ class FanoutManager(AsyncManager):
             socket = sockets.get(eio_sid)
             if socket is None or socket.closed:
                 continue
-            if _write_direct(socket, frame, now):
+            if _write_direct(socket, frame, now, cork):
                 direct += 1
             else:
                 queued += 1

@@ -30,6 +30,7 @@ protocol (`transport`, `writable`, `close_sent`, `disconnected`, `conn.extension
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import struct

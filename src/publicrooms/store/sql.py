@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from publicrooms.store import models
 from publicrooms.store.database import session_factory
+from publicrooms.store.sqlite_chat import SqliteChatWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +115,15 @@ class SqlStore:
         self.engine = engine
         self._session: async_sessionmaker = session_factory(engine)
         self._upsert_user, self._add_participant = _JOIN_STATEMENTS[engine.dialect.name]
+        # A SQLite file's chat goes through a writer thread of its own (see sqlite_chat).
+        database = engine.url.database
+        self._chat_writer = SqliteChatWriter(database) if (
+            engine.dialect.name == "sqlite" and database and database != ":memory:"
+            and "mode=memory" not in str(engine.url)) else None
 
     async def close(self) -> None:
+        if self._chat_writer is not None:
+            await asyncio.to_thread(self._chat_writer.close)
         await self.engine.dispose()
 
     # users ---------------------------------------------------------------------------------
@@ -256,6 +265,10 @@ class SqlStore:
         holding, for each room of the batch, a session lock that every node's chat writer
         takes for that room, so what the body sends goes out in the order of the room's
         history on all nodes. The rooms are locked in one order, so writers never deadlock."""
+        if self._chat_writer is not None:
+            await self._chat_writer.insert(records)
+            yield
+            return
         rooms = sorted({r.room_id for r in records}) \
             if across_nodes and self.engine.dialect.name == "postgresql" else []
         async with self.engine.connect() as connection:

@@ -90,7 +90,13 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets-sansio protocol holding less for as long as a connection lasts:
     its receive queue and writable flag are LeanQueue / LeanEvent (~3.8 kB less), and the
     handshake's parsed request and response (headers and all, ~3.7 kB) are let go once the
-    WebSocket is accepted (uvicorn reads them only to answer the handshake)."""
+    WebSocket is accepted (uvicorn reads them only to answer the handshake).
+
+    Frames may also be written to its transport directly (realtime/fanout_adapter.py), held
+    for one turn in `corked`: whatever the application sends through the protocol first lets
+    those go, so the connection's order holds."""
+
+    corked: Any = None  # the fan-out's Cork, once a socket writes through it
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -99,6 +105,8 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.writable.set()
 
     async def send(self, message: Any) -> None:
+        if self.corked is not None:
+            self.corked.release(self.transport)
         await super().send(message)
         if self.handshake_complete and getattr(self, "response", None) is not None:
             # websockets' parser keeps the request it parsed for the connection's lifetime

@@ -155,3 +155,28 @@ async def test_what_one_turn_broadcasts_to_a_socket_leaves_in_one_write(server_f
     assert order == ["room-occupancy-update", "room-updated", "system-occupancy-update"]
     direct = (await copies(server))[0] - before_copies[0]
     assert direct >= 3 and await server.query(writes) - before_writes < direct
+
+
+@pytest.mark.single_node
+async def test_a_chat_ack_leaves_in_the_same_write_as_the_message_to_its_sender(
+        server_factory, clients) -> None:
+    """The sender of a message alone in its room gets new-message and then its ack, both
+    written directly and in one transport write."""
+    server = server_factory(limits=CHATTY)
+    sender = await clients(server.url, ROOM).connect()
+    assert (await sender.call("join-room", {"userName": "Alone"}))["success"]
+
+    async def counts(app):  # noqa: ANN001, ANN202
+        manager = app.sio.manager
+        return manager.direct_copies, manager.direct_acks, manager.cork().writes
+
+    for n in range(5):
+        copies_before, acks_before, writes_before = await server.query(counts)
+        ack = await sender.call("send-message", {"content": f"note {n}"})
+        assert ack["success"]
+        heard = [m for name, m in sender.log if name == "new-message"]
+        assert heard and heard[-1]["message"]["id"] == ack["message"]["id"], \
+            "new-message reached the sender before its ack"
+        copies_after, acks_after, writes_after = await server.query(counts)
+        assert (copies_after - copies_before, acks_after - acks_before) == (1, 1)
+        assert writes_after - writes_before == 1

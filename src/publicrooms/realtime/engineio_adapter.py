@@ -310,6 +310,8 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         if environ.get("asgi.scope", {}).get("type") == "websocket":
             self.abort_transport = self.server.connection_aborter(environ)
             self.websocket = fanout_adapter.websocket_protocol(environ)
+            if self.websocket is not None:
+                self.websocket.corked = self.server.cork  # its sends let corked frames go
             # The environ lives as long as the WebSocket (python-socketio keeps it per session)
             # and its request-body reader is an object of a class python-engineio defines
             # afresh for every request (~2.5 kB each); a WebSocket never reads a body.
@@ -460,6 +462,13 @@ class StrictServer(socketio.AsyncServer):
     def _namespaces_of(self, eio_sid: str) -> list[str]:
         return [ns for ns in self.manager.get_namespaces()
                 if self.manager.sid_from_eio_sid(eio_sid, ns) is not None]
+
+    async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+        # An acknowledgement goes straight to the WebSocket when nothing waits ahead of it
+        # (realtime/fanout_adapter.py), in the same write as what this turn broadcast to it.
+        if pkt.packet_type == socketio.packet.ACK and self.manager.send_ack(eio_sid, pkt):
+            return
+        await super()._send_packet(eio_sid, pkt)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:

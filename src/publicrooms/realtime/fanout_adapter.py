@@ -5,8 +5,9 @@ in that socket's queue, from which the socket's own writer task takes it and han
 uvicorn, which frames it for that one connection. A server's WebSocket frames are not
 masked: the bytes are the same for every recipient. Here a broadcast's Socket.IO packet and
 its frame are encoded once, and for each recipient whose WebSocket is open, uncompressed and
-has nothing else waiting the frame is written to its transport at the end of the loop's turn
-(with whatever else was broadcast to it in that turn: one write, see `Cork`).
+has nothing else waiting the frame is written to its transport in the loop's next turn
+(with whatever else was sent to it meanwhile: one write, see `Cork`). An acknowledgement
+takes the same way (`send_ack`).
 
 Anything else goes the usual way, through the socket's bounded send queue
 (realtime/engineio_adapter.py), so nothing changes for it:
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import re
 import struct
 import time
@@ -88,11 +90,12 @@ def text_frame(payload: str) -> bytes:
 
 def websocket_protocol(environ: dict) -> Any:
     """uvicorn's protocol behind an ASGI WebSocket when frames can be written to its transport
-    directly (websockets-sansio, permessage-deflate not negotiated); otherwise None."""
+    directly (websockets-sansio with a `corked` slot, i.e. http_adapter's lean protocol, and
+    permessage-deflate not negotiated); otherwise None."""
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
     protocol = getattr(environ.get("asgi.send"), "__self__", None)
-    if not isinstance(protocol, WebSocketsSansIOProtocol):
+    if not isinstance(protocol, WebSocketsSansIOProtocol) or not hasattr(protocol, "corked"):
         return None
     conn = getattr(protocol, "conn", None)
     if conn is None or getattr(conn, "extensions", None):
@@ -100,15 +103,30 @@ def websocket_protocol(environ: dict) -> Any:
     return protocol
 
 
-class Cork:
-    """Frames written directly during one turn of the event loop leave in one write per
-    transport at its end (one system call for the three lobby events of a join, or a group
-    commit's messages, instead of one each).
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
-    Order holds: anything written through a socket's queue after a corked frame is written by
-    its writer task, which runs after this flush (callbacks run in the order they were
-    scheduled), and a frame is corked only when nothing waits in that socket's queue. Frames
-    for a transport that closed meanwhile are dropped, as its unsent buffer would be.
+
+def encode_event(namespace: str, data: list) -> str | None:
+    """The Socket.IO EVENT packet of `data` ([event, *args]) as python-socketio's
+    `Packet.encode` writes it, in one pass (no walk for binary parts first); None when `data`
+    holds bytes (a binary event: python-socketio's path sends it)."""
+    try:
+        body = _dumps(data)
+    except TypeError:
+        return None
+    return f"2{namespace},{body}" if namespace != "/" else "2" + body
+
+
+class Cork:
+    """Frames written directly in a turn of the event loop leave in one write per transport,
+    one turn later: one system call for the three lobby events of a join, a group commit's
+    messages, or a chat message and the acknowledgement its sender gets in the next turn,
+    instead of one each.
+
+    Order holds: a frame is corked only when nothing waits in that socket's queue, and the
+    socket's writer task writes out what is corked for its transport (`release`) before
+    anything it writes or closes. Frames for a transport that closed meanwhile are dropped,
+    as its unsent buffer would be.
     """
 
     def __init__(self) -> None:
@@ -121,16 +139,28 @@ class Cork:
             frames.append(frame)
             return
         if not self._pending:
-            asyncio.get_running_loop().call_soon(self.flush)
+            asyncio.get_running_loop().call_soon(self._next_turn)
         self._pending[transport] = [frame]
+
+    def _next_turn(self) -> None:
+        asyncio.get_running_loop().call_soon(self.flush)
 
     def flush(self) -> None:
         pending, self._pending = self._pending, {}
         for transport, frames in pending.items():
-            if transport.is_closing():
-                continue
-            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
-            self.writes += 1
+            self._write(transport, frames)
+
+    def release(self, transport: Any) -> None:
+        """Write now what is corked for `transport` (its writer is about to write or close)."""
+        frames = self._pending.pop(transport, None)
+        if frames is not None:
+            self._write(transport, frames)
+
+    def _write(self, transport: Any, frames: list[bytes]) -> None:
+        if transport.is_closing():
+            return
+        transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+        self.writes += 1
 
 
 def _write_direct(socket: Any, frame: bytes, now: float, cork: Cork) -> bool:
@@ -157,6 +187,7 @@ class FanoutManager(AsyncManager):
     # Broadcast copies (one per recipient) written directly and through the send queue.
     direct_copies = 0
     queued_copies = 0
+    direct_acks = 0
     _cork: Cork | None = None
 
     async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
@@ -167,19 +198,16 @@ class FanoutManager(AsyncManager):
             return await AsyncManager.emit(self, event, data, namespace, room=room,
                                            skip_sid=skip_sid, callback=callback)
         args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
-        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace,
-                                           data=[event, *args]).encode()
-        if not isinstance(encoded, str):  # binary attachments: several frames
+        encoded = encode_event(namespace, [event, *args])
+        if encoded is None:  # binary attachments: several frames
             return await AsyncManager.emit(self, event, data, namespace, room=room,
                                            skip_sid=skip_sid)
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
         pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        frame = text_frame(pkt.encode())
+        frame = text_frame("4" + encoded)
         sockets = self.server.eio.sockets
         now = time.time()
-        cork = self._cork
-        if cork is None:
-            cork = self._cork = Cork()
+        cork = self.cork()
         direct = queued = 0
         for sid, eio_sid in self.get_participants(namespace, room):
             if sid in skip:
@@ -195,6 +223,28 @@ class FanoutManager(AsyncManager):
         self.direct_copies += direct
         self.queued_copies += queued
 
+    def cork(self) -> Cork:
+        cork = self._cork
+        if cork is None:
+            cork = self._cork = Cork()
+            self.server.eio.cork = cork  # for each socket's writer (engineio_adapter)
+        return cork
+
+    def send_ack(self, eio_sid: str, pkt: Any) -> bool:
+        """Write an acknowledgement straight to its socket's WebSocket (in this turn's write,
+        after what this turn broadcast to it) when nothing waits ahead of it; False: it was not
+        sent, the caller queues it."""
+        socket = self.server.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or pkt.packet_type != sio_packet.ACK:
+            return False
+        encoded = pkt.encode()
+        if not isinstance(encoded, str):
+            return False
+        if not _write_direct(socket, text_frame("4" + encoded), time.time(), self.cork()):
+            return False
+        self.direct_acks += 1
+        return True
+
 
 def install(server: socketio.AsyncServer) -> None:
     """Give `server` the direct fan-out: its manager's emit, its sockets' counting queue."""
@@ -207,6 +257,7 @@ def install(server: socketio.AsyncServer) -> None:
         # (`super().emit`) lands here too.
         manager.__class__ = type(f"Fanout{cls.__name__}", (cls, FanoutManager), {})
     server.eio.create_queue = SendQueue
+    manager.cork()
 
 
 # --- start-up self-test ------------------------------------------------------------------
@@ -257,6 +308,17 @@ def self_test() -> None:
         sio_packet.EVENT, namespace="/n", data=["e", {"a": 1}]).encode())
     if pkt.encode() != '42/n,["e",{"a":1}]':
         problems.append("Socket.IO / Engine.IO packet encoding")
+    for namespace, data in (("/", ["e"]), ("/public-room/r", ["new-message", {"é": [1, None]}]),
+                            ("/n", ["e", "x", 2.5, True])):
+        reference = server.packet_class(sio_packet.EVENT, namespace=namespace, data=data)
+        if encode_event(namespace, data) != reference.encode():
+            problems.append("Socket.IO EVENT encoding")
+            break
+    if encode_event("/", ["e", {"b": b"x"}]) is not None:
+        problems.append("binary events not told apart")
+    if "self.eio.send(eio_sid, encoded_packet)" not in inspect.getsource(
+            socketio.AsyncServer._send_packet):
+        problems.append("socketio.AsyncServer._send_packet")
     if problems:
         raise RuntimeError("python-socketio/python-engineio/uvicorn internals changed (pinned "
                            "versions in pyproject.toml): " + ", ".join(problems))

@@ -44,8 +44,10 @@ class ChatLog:
         self._pending.append(_Pending(record, deliver, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="chat-log")
-        # A sender that goes away does not stop its message: the writer owns it now.
-        await asyncio.shield(done)
+        # A sender that goes away does not stop its message: the writer owns it now (and
+        # settles a cancelled `done` no further). Awaited directly, not through a shield: the
+        # sender's ack then goes out in the turn after the fan-out, in the same write to it.
+        await done
 
     async def _drain(self) -> None:
         while self._pending:

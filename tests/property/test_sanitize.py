@@ -182,3 +182,19 @@ def test_display_name_examples(markup: str, expected: str) -> None:
 ])
 def test_joiners_kept_only_where_they_mean_something(name: str, expected: str) -> None:
     assert clean_display_name(name) == expected
+
+
+SQLISH = WORDS + SQL_PAYLOADS + [
+    "'", '"', "`", ")", "(", "0x1f", "-1", "2.5", "OR", "Or", "UNION", "uNıon", "İ", "ORDER BY",
+    "group by 2", "having", "waitfor delay", "limit 1", "%27", "&#39;", "＇", "/**/", "||", "&&",
+    "xor", "div", "true", "null", "pg_sleep(", "(select", " ", "\n", "+", "#"]
+
+
+@given(st.lists(st.sampled_from(SQLISH), min_size=1, max_size=10), st.sampled_from(["", " ", "\t"]))
+def test_the_detector_s_quick_refusal_never_changes_its_answer(parts: list[str], sep: str) -> None:
+    """The cheap first look (`_TRIGGER`) only skips text the full patterns cannot match."""
+    from publicrooms.security import sqli
+
+    text = sep.join(parts)
+    full = any(sqli._SQL.search(view) for view in sqli._views(text))
+    assert sqli.looks_like_sql_injection(text) == full, text

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from .conftest import assert_released, join
+from publicrooms.media.service import MediaService
+
+from .conftest import assert_released, join, media_settings
 from .mediaclient import poll
 
 pytestmark = pytest.mark.media
@@ -98,3 +100,52 @@ async def test_late_joiner_gets_a_keyframe_within_a_second(service, router):
     for person in (alice, early, late):
         await person.close()
     await assert_released(service)
+
+
+async def test_sender_reports_reach_a_subscriber_in_one_compound_per_period(router):
+    """Video reports every rtcp_interval_s, audio every audio_report_interval_s; what one
+    connection is due in a period arrives as one compound RTCP packet (several SRs)."""
+    from aiortc.rtp import RtcpPacket, RtcpSrPacket
+
+    service = MediaService(media_settings(rtcp_interval_s=0.2, audio_report_interval_s=1.0),
+                           on_event=router)
+    await service.start()
+    try:
+        alice = join(service, router, "room-sr", "alice")
+        viewer = join(service, router, "room-sr", "viewer")
+        await alice.publish(tone_hz=440.0)
+        await viewer.subscribe()
+        await poll(lambda: viewer.video.get("alice") and viewer.video["alice"].count >= 5, 20,
+                   "no video reached the viewer")
+        compounds: list[list[int]] = []  # the SR senders' SSRCs of each RTCP packet
+        dtls = viewer.subscribe_pc.getTransceivers()[0].receiver.transport
+        original = dtls._handle_rtcp_data
+
+        async def recording(data: bytes) -> None:
+            senders = [p.ssrc for p in RtcpPacket.parse(data) if isinstance(p, RtcpSrPacket)]
+            if senders:
+                compounds.append(senders)
+            await original(data)
+
+        dtls._handle_rtcp_data = recording
+        await poll(lambda: sum(len(c) > 1 for c in compounds) >= 2, 10,
+                   lambda: f"no compound of several sender reports arrived: {compounds}")
+        start = len(compounds)
+        await poll(lambda: len(compounds) - start >= 15, 10, "video sender reports stopped")
+        window = compounds[start:start + 15]
+        by_ssrc: dict[int, int] = {}
+        for senders in window:
+            assert len(senders) == len(set(senders)) <= 2, window  # at most one SR per track
+            for ssrc in senders:
+                by_ssrc[ssrc] = by_ssrc.get(ssrc, 0) + 1
+        # Video every 0.2 s, audio every 1 s: a fifth as often (give or take a timer that
+        # fired a turn late and sent its report alone).
+        audio, video = sorted(by_ssrc.values())
+        assert 13 <= video <= 15 and 2 <= audio <= 4, by_ssrc
+        stats = await service.stats()
+        counters = stats["workers"][0]["counters"]
+        assert counters["rtcp_compounds"] < counters["sender_reports"], counters
+    finally:
+        for participant in list(router.participants.values()):
+            await participant.close(tell_service=False)
+        await service.stop()

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from ..clock import Clock
 from . import aiortc_adapter as adapter
 from . import native_io, rtcp
+from .reports import next_boundary_s
 from .rtpheader import wrap_rtx
 
 if TYPE_CHECKING:
+    from .reports import SenderReports
     from .stats import Counters
     from .uptrack import UpTrack
 
@@ -36,6 +38,8 @@ class DownTrack:
         clock: Clock,
         counters: "Counters",
         rtcp_interval_s: float,
+        reports: "SenderReports",
+        report_every: int = 1,
     ) -> None:
         self.uptrack = uptrack
         self.kind = uptrack.kind
@@ -43,6 +47,10 @@ class DownTrack:
         self._clock = clock
         self._counters = counters
         self._rtcp_interval_s = rtcp_interval_s
+        self._reports = reports
+        self._report_every = max(1, report_every)  # periods between sender reports
+        self._periods_since_report = 0
+        self._reported = False
         self._fast: adapter.FastPath | None = None
         self._send: Any = adapter.discard_send  # send(packet, payload_type) -> bool
         self._patch_pt = -1  # >= 0 when this subscriber's payload type differs from the template
@@ -226,7 +234,9 @@ class DownTrack:
         """Sender reports (so subscribers can sync audio and video) and path refresh."""
         uptrack = self.uptrack
         while True:
-            await self._clock.sleep(self._rtcp_interval_s)
+            # On the period's boundaries: every down track of a connection reports in the same
+            # turn, and its reports leave in one compound packet (SenderReports).
+            await self._clock.sleep(next_boundary_s(self._clock.time(), self._rtcp_interval_s))
             if self._fast is not None:
                 before = self._send
                 if self._fast.refresh():
@@ -239,6 +249,11 @@ class DownTrack:
                 uptrack.request_keyframe()  # the first request (or its answer) may have been lost
             if not self._live or self.packets_sent == 0:
                 continue
+            self._periods_since_report += 1
+            if self._reported and self._periods_since_report < self._report_every:
+                continue
+            self._periods_since_report = 0
+            self._reported = True
             now = self._clock.time()
             elapsed_ms = rtcp.ntp_ms_from_unix(now) - uptrack.last_arrival_ms
             rtp_ts = uptrack.last_out_ts + max(0, elapsed_ms) * uptrack.clock_rate // 1000
@@ -250,7 +265,7 @@ class DownTrack:
                 self.octets_sent,
                 self._cname,
             )
-            await adapter.send_rtcp(self._sender.transport, data)
+            self._reports.add(self._sender.transport, data)
 
     def stats(self) -> dict[str, Any]:
         self.sync()

@@ -94,7 +94,12 @@ class MediaSettings(BaseModel):
     republish_grace_s: float = Field(
         default=2.0, ge=0.0, description="a closed publish connection keeps its tracks this long"
     )
-    rtcp_interval_s: float = Field(default=1.0, gt=0.0, description="REMB / receiver report period")
+    rtcp_interval_s: float = Field(
+        default=1.0, gt=0.0, description="REMB / receiver report period, and video's sender report period")
+    audio_report_interval_s: float = Field(
+        default=5.0, gt=0.0,
+        description="an audio down track's sender report period (rounded to whole rtcp_interval_s; "
+                    "RFC 3550's 5 s minimum, as mediasoup)")
 
     # --- active speaker ------------------------------------------------------------
     speaker_interval_s: float = Field(default=0.3, gt=0.0)

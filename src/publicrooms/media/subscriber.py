@@ -18,6 +18,7 @@ from .downtrack import DownTrack
 from .errors import InvalidSdp, StaleAnswer
 from .publisher import check_sdp
 from .settings import MediaSettings
+from .reports import SenderReports
 from .stats import Counters
 from .uptrack import UpTrack
 
@@ -41,6 +42,7 @@ class Subscriber:
         self._clock = clock
         self._settings = settings
         self._counters = counters
+        self._reports = SenderReports(counters)
         self.pc = adapter.new_peer_connection(network)
         counters.peer_connections_opened += 1
         self._transceivers: dict[str, Any] = {}
@@ -117,6 +119,9 @@ class Subscriber:
                 clock=self._clock,
                 counters=self._counters,
                 rtcp_interval_s=self._settings.rtcp_interval_s,
+                reports=self._reports,
+                report_every=1 if uptrack.kind == "video" else round(
+                    self._settings.audio_report_interval_s / self._settings.rtcp_interval_s),
             )
             uptrack.add_downtrack(downtrack)
             self._transceivers[track_id] = transceiver
@@ -161,6 +166,7 @@ class Subscriber:
             downtrack.close()
         self._downtracks.clear()
         self._transceivers.clear()
+        self._reports.close()
         await self.pc.close()
         self._counters.peer_connections_closed += 1
 

@@ -1,0 +1,53 @@
+"""SenderReports: the sender reports one subscriber connection is due, sent as one packet.
+
+Each down track reports once per period (audio less often, see MediaSettings). Their periods
+are aligned to the same clock boundaries, so the reports of one connection fall in the same
+turn of the loop; they leave then as one compound RTCP packet (RFC 3550 6.1, several senders'
+SR + SDES in one, as mediasoup's transport sends them): one SRTCP protect and one datagram
+per connection and period instead of one per down track.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from . import aiortc_adapter as adapter
+from .stats import Counters
+
+
+class SenderReports:
+    """Collects one connection's reports during a turn of the loop; sends them at its end."""
+
+    def __init__(self, counters: Counters) -> None:
+        self._counters = counters
+        self._parts: list[bytes] = []
+        self._transport: Any = None
+        self._sending: asyncio.Task | None = None
+
+    def add(self, transport: Any, report: bytes) -> None:
+        if not self._parts:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._transport = transport
+        self._parts.append(report)
+        self._counters.sender_reports += 1
+
+    def _flush(self) -> None:
+        parts, self._parts = self._parts, []
+        if not parts:
+            return
+        self._counters.rtcp_compounds += 1
+        self._sending = asyncio.get_running_loop().create_task(
+            adapter.send_rtcp(self._transport, b"".join(parts)), name="sender-reports")
+
+    def close(self) -> None:
+        self._parts.clear()
+        if self._sending is not None:
+            self._sending.cancel()
+            self._sending = None
+
+
+def next_boundary_s(now_s: float, period_s: float) -> float:
+    """Seconds from `now_s` to the next multiple of `period_s` (never 0: a whole period then)."""
+    wait = period_s - (now_s % period_s)
+    return wait if wait > 1e-6 else period_s

@@ -653,6 +653,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--compare", metavar="DIR", help="also run the mediasoup reference in DIR, side by side")
     parser.add_argument("--fanouts", default="1,3,6,12", help="subscriber counts for --compare")
+    parser.add_argument("--rounds", type=int, default=1, help="with --compare: runs per cell (median)")
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL=SRC[:python]",
                         help="with --compare: a publicrooms source tree to measure (repeatable); "
                         ":python forces the pure-Python per-packet path, :nomux a UDP port per connection "
@@ -665,7 +666,8 @@ async def main() -> None:
     args = parser.parse_args()
     if args.compare:
         variants = args.variant or [f"publicrooms={ROOT / 'src'}"]
-        await compare(args.compare, [int(n) for n in args.fanouts.split(",")], args.seconds, variants)
+        await compare(args.compare, [int(n) for n in args.fanouts.split(",")], args.seconds, variants,
+                      args.rounds)
         return
     if args.json and args.only is not None:
         import json
@@ -725,18 +727,27 @@ async def _run_one(n: int, seconds: float, variant: str, reference: str) -> dict
     raise RuntimeError(f"{variant} 1 → {n}: no result")
 
 
-async def compare(directory: str, fanouts: list[int], seconds: float, variants: list[str]) -> None:
-    """mediasoup and each publicrooms variant, interleaved (the order rotates), with the load."""
+async def compare(directory: str, fanouts: list[int], seconds: float, variants: list[str],
+                  rounds: int = 1) -> None:
+    """mediasoup and each publicrooms variant, interleaved (the order rotates), with the load.
+    With `rounds` > 1 each fan-out is run that many times per variant, the order rotating each
+    round, and each cell is the median (this machine's speed drifts within minutes)."""
     labels = ["mediasoup"] + [v.partition("=")[0] for v in variants]
     specs = dict(zip(labels, ["mediasoup"] + variants))
     rows = []
     for index, n in enumerate(fanouts):
         load_before = Path("/proc/loadavg").read_text().split()[0]
+        samples: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
+        for round_ in range(rounds):
+            shift = (index + round_) % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                result = await _run_one(n, seconds, specs[label], directory)
+                samples[label].append(result)
+                print(f"{label:24} {table([result]).splitlines()[-1]}", flush=True)
         runs: dict[str, dict[str, Any]] = {}
-        order = labels[index % len(labels):] + labels[: index % len(labels)]
-        for label in order:
-            runs[label] = await _run_one(n, seconds, specs[label], directory)
-            print(f"{label:24} {table([runs[label]]).splitlines()[-1]}", flush=True)
+        for label, results in samples.items():
+            ordered = sorted(results, key=lambda r: r["usPerPacket"])
+            runs[label] = ordered[len(ordered) // 2]
         load_after = Path("/proc/loadavg").read_text().split()[0]
         rows.append((f"1 → {n}", runs, f"{load_before}–{load_after}"))
     head = " | ".join(f"{label} µs/pkt" for label in labels)

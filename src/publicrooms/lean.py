@@ -153,3 +153,14 @@ class LeanEvent:
                     pass
                 if not self._waiters:
                     self._waiters = None
+
+
+def settle(done: asyncio.Future, error: BaseException | None) -> None:
+    """Give `done` its outcome (None, or `error` raised to whoever awaits it) unless it has one
+    already (it was cancelled, or settled before)."""
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from publicrooms.lean import settle
 from publicrooms.store.sql import MessageRecord, SqlStore
 
 Deliver = Callable[[], Awaitable[None]]
@@ -65,18 +66,10 @@ class ChatLog:
                     try:
                         await pending.deliver()
                     except Exception as error:  # noqa: BLE001 - that sender is told
-                        _settle(pending.done, error)
+                        settle(pending.done, error)
                     else:
-                        _settle(pending.done, None)
+                        settle(pending.done, None)
         except Exception as error:  # noqa: BLE001 - not committed: every sender is told
             for pending in batch:
-                _settle(pending.done, error)
+                settle(pending.done, error)
 
-
-def _settle(done: asyncio.Future, error: BaseException | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)

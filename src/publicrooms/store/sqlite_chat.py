@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from publicrooms.lean import settle
+
 if TYPE_CHECKING:
     from publicrooms.store.sql import MessageRecord
 
@@ -96,15 +98,7 @@ class SqliteChatWriter:
 
 def _answer(loop: asyncio.AbstractEventLoop, done: asyncio.Future,
             error: BaseException | None) -> None:
-    def settle() -> None:
-        if done.done():
-            return
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
-
     try:
-        loop.call_soon_threadsafe(settle)
+        loop.call_soon_threadsafe(settle, done, error)
     except RuntimeError:
         pass  # the loop has closed: nobody waits any more

@@ -173,3 +173,28 @@ async def test_an_idle_websocket_has_no_task_but_its_connection_s(server_factory
     finally:
         for client in sockets:
             client.close()
+
+
+@pytest.mark.single_node
+async def test_a_namespace_ends_the_session_s_deadline_and_leaving_the_last_one_restarts_it(
+        server_factory) -> None:
+    """Once a session has connected a namespace it holds no deadline task (an idle lobby
+    viewer costs no task from its first second); a client that then leaves its last namespace
+    but keeps the session is closed when the deadline runs out."""
+    server = server_factory(cleanup=CleanupSettings(namespace_connect_timeout_s=1.0))
+
+    async def deadlines(app) -> int:  # noqa: ANN001
+        return len(app.sio._deadlines)
+
+    before = await server.query(deadlines)
+    clients = [await WireClient(server.url).open() for _ in range(5)]  # each connected "/"
+    try:
+        assert await server.query(deadlines) == before  # none left running for them
+        leaver = clients[0]
+        await leaver._send(Message(data="41"))  # DISCONNECT from "/", the session stays
+        await wait_for(lambda: leaver.closed_at is not None,
+                       "the session without a namespace was closed", timeout_s=10)
+        assert all(c.closed_at is None for c in clients[1:])
+    finally:
+        for client in clients:
+            client.close()

@@ -381,9 +381,7 @@ class StrictServer(socketio.AsyncServer):
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and type(socket) is engineio.async_socket.AsyncSocket:
             socket.__class__ = StrictSocket  # adds behaviour only: no state of its own
-        deadline = asyncio.create_task(self._namespace_deadline(eio_sid))
-        self._deadlines[eio_sid] = deadline
-        deadline.add_done_callback(lambda task: self._deadline_done(eio_sid, task))
+        self._arm_deadline(eio_sid)
         if self.on_session_open is not None:
             await self.on_session_open(eio_sid, environ)
         return await super()._handle_eio_connect(eio_sid, environ)
@@ -398,6 +396,26 @@ class StrictServer(socketio.AsyncServer):
         finally:
             if self.on_session_close is not None:
                 await self.on_session_close(eio_sid)
+
+    def _arm_deadline(self, eio_sid: str) -> None:
+        deadline = asyncio.create_task(self._namespace_deadline(eio_sid))
+        self._deadlines[eio_sid] = deadline
+        deadline.add_done_callback(lambda task: self._deadline_done(eio_sid, task))
+
+    async def _handle_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
+        await super()._handle_connect(eio_sid, namespace, data)
+        # A session with a namespace needs no deadline: an idle one then holds no task.
+        if self.manager.sid_from_eio_sid(eio_sid, namespace or "/") is not None:
+            deadline = self._deadlines.pop(eio_sid, None)
+            if deadline is not None:
+                deadline.cancel()
+
+    def _rearm_deadline(self, eio_sid: str) -> None:
+        """The client left its last namespace and keeps the session: the deadline applies."""
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None and not socket.closed and not socket.closing \
+                and eio_sid not in self._deadlines and not self._namespaces_of(eio_sid):
+            self._arm_deadline(eio_sid)
 
     def _deadline_done(self, eio_sid: str, task: asyncio.Task) -> None:
         """A deadline that has run is forgotten (an idle socket keeps no finished task)."""
@@ -508,6 +526,7 @@ class StrictServer(socketio.AsyncServer):
             await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
         elif kind == sio_packet.DISCONNECT:
             await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
+            self._rearm_deadline(eio_sid)
         elif kind == sio_packet.EVENT:
             await self._handle_event(eio_sid, pkt.namespace, pkt.id, pkt.data)
         elif kind == sio_packet.ACK:

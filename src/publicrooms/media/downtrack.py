@@ -49,8 +49,7 @@ class DownTrack:
         self._rtcp_interval_s = rtcp_interval_s
         self._reports = reports
         self._report_every = max(1, report_every)  # periods between sender reports
-        self._periods_since_report = 0
-        self._reported = False
+        self._periods_since_report = self._report_every - 1  # the first live period reports
         self._fast: adapter.FastPath | None = None
         self._send: Any = adapter.discard_send  # send(packet, payload_type) -> bool
         self._patch_pt = -1  # >= 0 when this subscriber's payload type differs from the template
@@ -250,10 +249,9 @@ class DownTrack:
             if not self._live or self.packets_sent == 0:
                 continue
             self._periods_since_report += 1
-            if self._reported and self._periods_since_report < self._report_every:
+            if self._periods_since_report < self._report_every:
                 continue
             self._periods_since_report = 0
-            self._reported = True
             now = self._clock.time()
             elapsed_ms = rtcp.ntp_ms_from_unix(now) - uptrack.last_arrival_ms
             rtp_ts = uptrack.last_out_ts + max(0, elapsed_ms) * uptrack.clock_rate // 1000

@@ -484,7 +484,7 @@ class StrictServer(socketio.AsyncServer):
     async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         # An acknowledgement goes straight to the WebSocket when nothing waits ahead of it
         # (realtime/fanout_adapter.py), in the same write as what this turn broadcast to it.
-        if pkt.packet_type == socketio.packet.ACK and self.manager.send_ack(eio_sid, pkt):
+        if self.manager.send_ack(eio_sid, pkt):
             return
         await super()._send_packet(eio_sid, pkt)
 

@@ -13,19 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def sqlite_pragmas(dbapi_connection) -> None:  # noqa: ANN001 - any DB-API SQLite connection
+    """What every SQLite connection of ours sets: foreign keys (for cascades), WAL, and commits
+    that survive a crash of the process (synchronous=NORMAL under WAL)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys (for cascades), WAL and a busy timeout."""
+    """An async engine; SQLite gets `sqlite_pragmas` and a busy timeout."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
+        event.listen(engine.sync_engine, "connect",
+                     lambda dbapi_connection, _record: sqlite_pragmas(dbapi_connection))
         return engine
     # Fail within seconds while PostgreSQL is unreachable, rather than hang the request.
     # (A burst may still wait its turn for a pooled connection: the pool timeout stays 30 s.)

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from publicrooms.lean import settle
+from publicrooms.store.database import sqlite_pragmas
 
 if TYPE_CHECKING:
     from publicrooms.store.sql import MessageRecord
@@ -74,9 +75,7 @@ class SqliteChatWriter:
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, timeout=self._busy_timeout_s,
                                      check_same_thread=False)
-        connection.execute("PRAGMA foreign_keys=ON")
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
+        sqlite_pragmas(connection)
         return connection
 
     def _run(self) -> None:

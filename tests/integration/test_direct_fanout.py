@@ -157,6 +157,29 @@ async def test_what_one_turn_broadcasts_to_a_socket_leaves_in_one_write(server_f
     assert direct >= 3 and await server.query(writes) - before_writes < direct
 
 
+async def test_a_join_reaches_every_lobby_viewer_as_one_broadcast_of_three_events(
+        server_factory, clients) -> None:
+    """Lobby viewers on every node, over WebSocket and over long-polling, hear a join's room
+    card and the system's totals in that order, and nothing named after the broadcast that
+    carries them."""
+    server = server_factory()
+    viewers = [await clients(server.url, "/").connect(transports)
+               for transports in (None, None, None, ["polling"], ["polling"], ["polling"])]
+    for viewer in viewers:
+        await wait_for(lambda v=viewer: v.events["system-occupancy-update"], "lobby snapshot")
+    member = await clients(server.url, ROOM).connect()
+    assert (await member.call("join-room", {"userName": "Member"}))["success"]
+    for viewer in viewers:
+        await wait_for(lambda v=viewer: v.events["system-occupancy-update"][-1]["seatsTaken"]
+                       == 1, "the lobby heard the join")
+        names = [name for name, _ in viewer.log if name != "rooms"]
+        assert names[-3:] == ["room-occupancy-update", "room-updated",
+                              "system-occupancy-update"], names
+        assert not [name for name in names if name.startswith("publicrooms:")]
+        assert viewer.events["room-occupancy-update"][-1]["currentOccupancy"] == 1
+        assert viewer.events["room-updated"][-1]["room"]["currentOccupancy"] == 1
+
+
 @pytest.mark.single_node
 async def test_a_chat_ack_leaves_in_the_same_write_as_the_message_to_its_sender(
         server_factory, clients) -> None:

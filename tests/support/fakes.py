@@ -19,8 +19,8 @@ class RecordingBroadcaster:
                       except_user: str | None = None, in_order: bool = False) -> None:
         self.room_events.append((room_id, event, data))
 
-    async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
-        self.lobby_events.append((event, data))
+    async def to_lobby(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        self.lobby_events.extend(events)
 
     async def to_user(self, room_id: str, user_id: str, event: str,
                       data: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import socketio
 
+from publicrooms.realtime.fanout_adapter import EVENTS
 from publicrooms.state.sessions import SessionStore
 
 ROOM_PREFIX = "/public-room/"
@@ -42,8 +43,11 @@ class SocketBroadcaster:
             return
         await self._sio.emit(event, data, room=SEATED, namespace=namespace, skip_sid=skip)
 
-    async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
-        await self._sio.emit(event, data, namespace=LOBBY)
+    async def to_lobby(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if len(events) == 1:
+            await self._sio.emit(*events[0], namespace=LOBBY)
+        elif events:  # one broadcast, one pass over the viewers (realtime/fanout_adapter.py)
+            await self._sio.emit(EVENTS, [list(event) for event in events], namespace=LOBBY)
 
     async def to_user(self, room_id: str, user_id: str, event: str,
                       data: dict[str, Any]) -> None:

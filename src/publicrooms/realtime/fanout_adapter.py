@@ -181,6 +181,12 @@ def _write_direct(socket: Any, frame: bytes, now: float, cork: Cork) -> bool:
     return True
 
 
+# An event name no client sees: emitted with a list of [event, data] pairs, it broadcasts each
+# of them, in order, in one pass over the recipients (one check and one write per socket).
+# A Redis manager carries it to the other nodes like any broadcast.
+EVENTS = "publicrooms:events"
+
+
 class FanoutManager(AsyncManager):
     """`emit` with one encoding per broadcast and a direct write per recipient."""
 
@@ -194,6 +200,8 @@ class FanoutManager(AsyncManager):
                    skip_sid: Any = None, callback: Any = None, to: Any = None,
                    **kwargs: Any) -> None:
         room = to or room
+        if event == EVENTS:
+            return await self._emit_events(data, namespace, room, skip_sid)
         if callback is not None or namespace not in self.rooms:
             return await AsyncManager.emit(self, event, data, namespace, room=room,
                                            skip_sid=skip_sid, callback=callback)
@@ -202,9 +210,29 @@ class FanoutManager(AsyncManager):
         if encoded is None:  # binary attachments: several frames
             return await AsyncManager.emit(self, event, data, namespace, room=room,
                                            skip_sid=skip_sid)
+        await self._deliver(namespace, room, skip_sid, text_frame("4" + encoded),
+                            (eio_packet.Packet(eio_packet.MESSAGE, encoded),))
+
+    async def _emit_events(self, events: list, namespace: str, room: Any,
+                           skip_sid: Any) -> None:
+        """Broadcast each [event, data] of `events`, in order, in one pass."""
+        if namespace not in self.rooms:
+            return
+        encoded = [encode_event(namespace, list(event)) for event in events]
+        if None in encoded:  # binary attachments: python-socketio's path, one event at a time
+            for event, data in events:
+                await AsyncManager.emit(self, event, data, namespace, room=room,
+                                        skip_sid=skip_sid)
+            return
+        await self._deliver(namespace, room, skip_sid,
+                            b"".join(text_frame("4" + text) for text in encoded),
+                            [eio_packet.Packet(eio_packet.MESSAGE, text) for text in encoded])
+
+    async def _deliver(self, namespace: str, room: Any, skip_sid: Any, frames: bytes,
+                       pkts: Any) -> None:
+        """`frames` (the packets' WebSocket frames, back to back) to each participant's
+        WebSocket directly, or `pkts` to its send queue."""
         skip = set(skip_sid) if isinstance(skip_sid, list) else {skip_sid}
-        pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-        frame = text_frame("4" + encoded)
         sockets = self.server.eio.sockets
         now = time.time()
         cork = self.cork()
@@ -215,13 +243,14 @@ class FanoutManager(AsyncManager):
             socket = sockets.get(eio_sid)
             if socket is None or socket.closed:
                 continue
-            if _write_direct(socket, frame, now, cork):
+            if _write_direct(socket, frames, now, cork):
                 direct += 1
             else:
                 queued += 1
-                await socket.send(pkt)
-        self.direct_copies += direct
-        self.queued_copies += queued
+                for pkt in pkts:
+                    await socket.send(pkt)
+        self.direct_copies += direct * len(pkts)
+        self.queued_copies += queued * len(pkts)
 
     def cork(self) -> Cork:
         cork = self._cork

@@ -11,8 +11,9 @@ class Broadcaster(Protocol):
         """Send to everyone seated in a room (but `except_user`), on every node. `in_order`:
         every seat on every node gets such sends in the order they were made."""
 
-    async def to_lobby(self, event: str, data: dict[str, Any]) -> None:
-        """Send to every lobby viewer."""
+    async def to_lobby(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send these events, in this order, to every lobby viewer, on every node (one
+        broadcast: each viewer gets them together)."""
 
     async def to_user(self, room_id: str, user_id: str, event: str,
                       data: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from publicrooms.schemas.timer import TimerRead
 from publicrooms.security.sanitize import clean_message
 from publicrooms.services.broadcast import Broadcaster
 from publicrooms.services.chatlog import ChatLog
-from publicrooms.services.lobby_feed import LobbyFeed
+from publicrooms.services.lobby_feed import Change, Events, LobbyFeed
 from publicrooms.services.media import MediaPort, NoMedia
 from publicrooms.services.timer import TimerService
 from publicrooms.services.views import iso, message_view, participant_view, room_view
@@ -228,10 +228,11 @@ class RoomService:
                 "waiting": waiting, "isFull": taken >= self._system_capacity or waiting > 0}
 
     async def _announce_system(self) -> None:
-        await self.lobby_feed.changed("system", self._send_system)
+        await self.lobby_feed.changed(self._broadcaster.to_lobby,
+                                      Change("system", self._system_events))
 
-    async def _send_system(self, _: frozenset[str]) -> None:
-        await self._broadcaster.to_lobby("system-occupancy-update", await self.system_occupancy())
+    async def _system_events(self, _: frozenset[str]) -> Events:
+        return [("system-occupancy-update", await self.system_occupancy())]
 
     def _joined_event(self, seat: Seat, occupancy: int) -> dict:
         return {"userId": seat.user_id, "userName": seat.display_name,
@@ -367,20 +368,26 @@ class RoomService:
         return message
 
     async def _announce_occupancy(self, room: RoomRecord) -> None:
-        await self.lobby_feed.changed(f"room:{room.id}", partial(self._send_room, room.id),
-                                     OCCUPANCY)
-        await self._announce_system()
+        # The room's card and the system's totals: one broadcast to the lobby.
+        await self.lobby_feed.changed(
+            self._broadcaster.to_lobby,
+            Change(f"room:{room.id}", partial(self._room_events, room.id), OCCUPANCY),
+            Change("system", self._system_events))
 
     async def announce_room(self, room_id: str) -> None:
         """The lobby card of a room changed (people, cameras, timer): send the whole card."""
         self.room(room_id)
-        await self.lobby_feed.changed(f"room:{room_id}", partial(self._send_room, room_id))
+        await self.lobby_feed.changed(self._broadcaster.to_lobby,
+                                      Change(f"room:{room_id}",
+                                             partial(self._room_events, room_id)))
 
-    async def _send_room(self, room_id: str, changes: frozenset[str]) -> None:
+    async def _room_events(self, room_id: str, changes: frozenset[str]) -> Events:
         view = (await self.room_read(room_id)).wire()
+        events: Events = []
         if OCCUPANCY in changes:
-            await self._broadcaster.to_lobby("room-occupancy-update", {
+            events.append(("room-occupancy-update", {
                 "roomId": room_id, "currentOccupancy": view["currentOccupancy"],
                 "capacity": view["capacity"], "isFull": view["isFull"],
-            })
-        await self._broadcaster.to_lobby("room-updated", {"room": view})
+            }))
+        events.append(("room-updated", {"room": view}))
+        return events

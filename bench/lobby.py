@@ -6,12 +6,15 @@ client generator bench/lobby.mjs (socket.io-client, one Node process) against it
 
     .venv/bin/python bench/lobby.py --node /path/to/node_modules [--viewers 10000]
         [--trials 20] [--storm 500] [--storm-rooms 1] [--only lobby|storm]
-        [--servers publicrooms,node] [--watchers 2000] [--env NAME=VALUE ...]
+        [--servers publicrooms,node,before] [--watchers 2000] [--env NAME=VALUE ...]
+        [--variant before=/path/to/other/src]
 
 `/path/to/node_modules` holds socket.io 4.8.1 (`npm install socket.io@4.8.1`); the clients
 come from tests/node/node_modules. Every client has its own loopback address (127.10.x.y for
 viewers, 127.100.x.y for the storm), so publicrooms' per-address rules stay at their defaults;
-only the system and room capacities are raised. Prints one JSON line per measurement.
+only the system and room capacities are raised. `--variant NAME=SRC` adds a publicrooms server
+run from another tree's src (PYTHONPATH), named NAME in `--servers`, to compare two versions in
+one sitting. Prints one JSON line per measurement.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ CLIENT_MODULES = os.path.join(HERE, "..", "tests", "node", "node_modules")
 
 
 def start(kind: str, port: int, node_modules: str | None, storm_rooms: int,
-          extra_env: list[str]) -> subprocess.Popen:
+          extra_env: list[str], variants: dict[str, str]) -> subprocess.Popen:
     if kind == "node":
         if not node_modules:
             sys.exit("--node DIR/node_modules (with socket.io 4.8.1) is needed for the reference")
@@ -44,7 +47,8 @@ def start(kind: str, port: int, node_modules: str | None, storm_rooms: int,
     if storm_rooms > 1:  # the storm spread over rooms storm-0 … storm-(N-1), 10 000 seats in all
         rooms[1:] = [{"id": f"storm-{i}", "name": f"Storm {i}", "capacity": 10_000 // storm_rooms}
                      for i in range(storm_rooms)]
-    env = {**os.environ,
+    src = variants.get(kind, os.path.join(HERE, "..", "src"))
+    env = {**os.environ, "PYTHONPATH": os.path.abspath(src),
            "PUBLICROOMS_MEDIA__ENABLED": "false",
            "PUBLICROOMS_ROOMS": json.dumps(rooms),
            "PUBLICROOMS_SYSTEM_CAPACITY": "10000",
@@ -67,7 +71,7 @@ def wait_ready(url: str) -> None:
 
 def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
     port = free_port()
-    server = start(kind, port, args.node, args.storm_rooms, args.env)
+    server = start(kind, port, args.node, args.storm_rooms, args.env, args.variants)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url)
@@ -113,7 +117,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--node", metavar="NODE_MODULES",
                         help="node_modules holding socket.io 4.8.1 for the reference server")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=SRC",
+                        help="a publicrooms server run from another src tree, named NAME")
     args = parser.parse_args()
+    args.variants = dict(v.split("=", 1) for v in args.variant)
     # Both servers inherit this limit; 10 000 viewers need 10 000 descriptors on each side.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -181,6 +181,36 @@ async def test_a_join_reaches_every_lobby_viewer_as_one_broadcast_of_three_event
 
 
 @pytest.mark.single_node
+async def test_a_broadcast_to_more_sockets_than_the_cork_holds_starts_leaving_at_once(
+        server_factory, clients) -> None:
+    """Past `hold_max` held transports, what is held is written during the broadcast itself
+    (its first recipients start reading while the rest are written); everyone still gets it
+    once, in one write each."""
+    server = server_factory()
+    viewers = [await clients(server.url, "/").connect() for _ in range(6)]
+    for viewer in viewers:
+        await wait_for(lambda v=viewer: v.events["system-occupancy-update"], "lobby snapshot")
+
+    async def broadcast(app):  # noqa: ANN001, ANN202
+        manager = app.sio.manager
+        cork = manager.cork()
+        hold_max, writes = cork.hold_max, cork.writes
+        cork.hold_max = 2
+        try:
+            await manager.emit("room-updated", {"room": {"id": "burst"}}, namespace="/")
+            return len(cork._pending), cork.writes - writes  # before the loop's next turn
+        finally:
+            cork.hold_max = hold_max
+
+    held, written = await server.query(broadcast)
+    assert held <= 2 and held + written == 6, (held, written)
+    for viewer in viewers:
+        await wait_for(lambda v=viewer: [e for e in v.events["room-updated"]
+                                         if e["room"]["id"] == "burst"], "the broadcast")
+        assert len([e for e in viewer.events["room-updated"] if e["room"]["id"] == "burst"]) == 1
+
+
+@pytest.mark.single_node
 async def test_a_chat_ack_leaves_in_the_same_write_as_the_message_to_its_sender(
         server_factory, clients) -> None:
     """The sender of a message alone in its room gets new-message and then its ack, both

@@ -198,3 +198,31 @@ async def test_a_namespace_ends_the_session_s_deadline_and_leaving_the_last_one_
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.mark.single_node
+async def test_a_pong_deadline_due_as_its_socket_closes_ends_quietly(server_factory) -> None:
+    """The deadline's check starts in a task; the socket closes before that task runs (the
+    client left, the server stops): the check ends without an error nobody would retrieve."""
+    server = server_factory(cleanup=HEARTBEAT)
+    client = await WireClient(server.url).open()
+    try:
+        async def race(app):  # noqa: ANN001, ANN202
+            eio = app.sio.eio
+            socket = next(iter(eio.sockets.values()))
+            started = []
+            start = eio.start_background_task
+            eio.start_background_task = lambda fn, *a, **kw: started.append(
+                start(fn, *a, **kw)) or started[-1]
+            try:
+                socket.last_ping = time.time() - 60  # a ping left unanswered long ago
+                socket._pong_due()
+                await socket.close(wait=False, abort=True)
+                results = await asyncio.gather(*started, return_exceptions=True)
+            finally:
+                del eio.start_background_task
+            return [repr(r) for r in results]
+
+        assert await server.query(race) == ["None"]
+    finally:
+        client.close()

@@ -199,7 +199,13 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         if left >= 0:  # the loop's clock ran ahead of the wall clock: not yet
             self._arm(left + 0.01, self._pong_due)
             return
-        self.server.start_background_task(self.check_ping_timeout)
+        self.server.start_background_task(self._close_if_silent)
+
+    async def _close_if_silent(self) -> None:
+        # It may have closed since (python-engineio's check raises on a closed socket, and
+        # nothing would retrieve that from a background task).
+        if not self.closed:
+            await self.check_ping_timeout()
 
     # --- WebSocket transport: no task per message, a writer only while packets wait ------
 

@@ -119,18 +119,22 @@ def encode_event(namespace: str, data: list) -> str | None:
 
 class Cork:
     """Frames written directly in a turn of the event loop leave in one write per transport,
-    one turn later: one system call for the three lobby events of a join, a group commit's
-    messages, or a chat message and the acknowledgement its sender gets in the next turn,
-    instead of one each.
+    one turn later: one system call for a group commit's messages, or a chat message and the
+    acknowledgement its sender gets in the next turn, instead of one each.
 
     Order holds: a frame is corked only when nothing waits in that socket's queue, and the
     socket's writer task writes out what is corked for its transport (`release`) before
     anything it writes or closes. Frames for a transport that closed meanwhile are dropped,
     as its unsent buffer would be.
+
+    A broadcast to more than `hold_max` sockets (the lobby's thousands) does not wait for the
+    next turn: each time that many transports are held, they are written out at once, so the
+    first recipients read while the others are still being served.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hold_max: int = 256) -> None:
         self._pending: dict[Any, list[bytes]] = {}
+        self.hold_max = hold_max  # transports held at most: past it, what is held leaves now
         self.writes = 0  # transport writes made (frames / writes: how much corking saves)
 
     def write(self, transport: Any, frame: bytes) -> None:
@@ -138,9 +142,15 @@ class Cork:
         if frames is not None:
             frames.append(frame)
             return
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             asyncio.get_running_loop().call_soon(self._next_turn)
-        self._pending[transport] = [frame]
+        elif len(pending) >= self.hold_max:
+            # A broadcast to many (the lobby): the first recipients' bytes leave while the
+            # rest are still being written, so their clients start reading at once.
+            self.flush()
+            pending = self._pending
+        pending[transport] = [frame]
 
     def _next_turn(self) -> None:
         asyncio.get_running_loop().call_soon(self.flush)

@@ -52,7 +52,7 @@ from publicrooms.store.database import create_engine, migrate
 from publicrooms.store.moderation import ModerationStore
 from publicrooms.store.sql import RoomRecord, SqlStore
 from publicrooms.store.timers import TimerRecords
-from publicrooms.web import BodySizeLimit, SecurityHeaders, mount_page
+from publicrooms.web import BodySizeLimit, SecurityHeaders, WebSocketsFirst, mount_page
 
 log = structlog.get_logger("publicrooms")
 
@@ -165,11 +165,11 @@ class PublicRooms:
         self.scheduler = self._build_scheduler()
         self.cluster_jobs = self._build_cluster_jobs()
         self.api = self._build_api()
-        self.asgi = SecurityHeaders(
-            BodySizeLimit(socketio.ASGIApp(self.sio, other_asgi_app=self.api),
-                          max_bytes=settings.max_message_bytes),
-            allowed_origins=settings.allowed_origins,
-        )
+        socket_io = socketio.ASGIApp(self.sio, other_asgi_app=self.api)
+        self.asgi = WebSocketsFirst(
+            SecurityHeaders(BodySizeLimit(socket_io, max_bytes=settings.max_message_bytes),
+                            allowed_origins=settings.allowed_origins),
+            websocket=self.sio.eio.handle_request, path=socket_io.engineio_path)
         self._drained = False
 
     def _build_scheduler(self) -> Scheduler:

@@ -52,9 +52,14 @@ def uvicorn_config(app, settings: Settings, **overrides) -> uvicorn.Config:  # n
         server_header=False,
         ws_max_size=settings.max_message_bytes,
         ws_per_message_deflate=settings.ws_compression,
+        # No WebSocket-level keepalive: the Engine.IO heartbeat pings every client and closes
+        # one that stops answering; a second ping timer per connection would only cost.
+        ws_ping_interval=None,
+        ws_ping_timeout=None,
         log_config=None,
         access_log=settings.log_access,  # through structlog, like every other line
         lifespan="on",
+        interface="asgi3",  # the entry point returns its handler's coroutine (web.WebSocketsFirst)
         timeout_graceful_shutdown=int(settings.cleanup.shutdown_grace_s) or None,
     )
     options.update(overrides)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse, Response
@@ -25,6 +26,29 @@ def content_security_policy(allowed_origins: list[str]) -> str:
         "font-src 'self'", "object-src 'none'", "base-uri 'none'", "form-action 'self'",
         "frame-ancestors 'none'",
     ])
+
+
+class WebSocketsFirst:
+    """The ASGI entry point. A WebSocket to the Socket.IO path goes straight to Engine.IO's
+    request handler; everything else to `app` (the HTTP middleware and routes, which never
+    touch a WebSocket). A plain callable that returns a coroutine: of the layers above Engine.IO
+    only one frame stays suspended for the life of each connection, instead of four (~1.2 kB a
+    WebSocket). uvicorn must be told the interface is ASGI 3 (cli.uvicorn_config)."""
+
+    def __init__(self, app: ASGIApp, *, websocket: Callable[..., Awaitable[Any]],
+                 path: str) -> None:
+        self.app = app
+        self.handler = websocket
+        self.path = "/" + path.strip("/") + "/"
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] == "websocket" and (scope["path"].rstrip("/") + "/").startswith(
+                self.path):
+            return self.websocket(scope, receive, send)
+        return self.app(scope, receive, send)
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handler(scope, receive, send)  # an ASGI app returns None, Engine.IO ""
 
 
 class SecurityHeaders:

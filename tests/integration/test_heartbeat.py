@@ -226,3 +226,45 @@ async def test_a_pong_deadline_due_as_its_socket_closes_ends_quietly(server_fact
         assert await server.query(race) == ["None"]
     finally:
         client.close()
+
+
+def _await_chain(task: asyncio.Task) -> list[str]:
+    """The qualified names of the coroutines a task is suspended in, outermost first."""
+    chain, coro = [], task.get_coro()
+    while coro is not None and hasattr(coro, "cr_code"):
+        chain.append(f"{coro.cr_frame.f_globals['__name__']}.{coro.__qualname__}")
+        coro = coro.cr_await
+    return chain
+
+
+@pytest.mark.single_node
+async def test_an_idle_websocket_holds_no_keepalive_timer_attribute_dict_or_http_layer(
+        server_factory) -> None:
+    """What each connected WebSocket keeps: no WebSocket-level keepalive timer (the Engine.IO
+    heartbeat is the one), its protocol's attributes in slots, and a connection task that waits
+    in Engine.IO's handler with none of the HTTP middleware or python-socketio's entry point
+    suspended above it."""
+    server = server_factory()
+    clients = [await WireClient(server.url).open() for _ in range(3)]
+    try:
+        async def held(app) -> list:  # noqa: ANN001
+            sockets = [s for s in app.sio.eio.sockets.values() if not s.closed]
+            chains = [_await_chain(task) for task in asyncio.all_tasks()
+                      if task.get_coro().__qualname__ == "WebSocketsSansIOProtocol.run_asgi"]
+            return [[(s.websocket.ping_timer, s.websocket.pong_timer, vars(s.websocket))
+                     for s in sockets], chains]
+
+        protocols, chains = await server.query(held)
+        assert protocols == [(None, None, {})] * 3
+        assert len(chains) == 3
+        for chain in chains:
+            assert chain[:3] == [
+                "uvicorn.protocols.websockets.websockets_sansio_impl."
+                "WebSocketsSansIOProtocol.run_asgi",
+                "publicrooms.web.WebSocketsFirst.websocket",
+                "engineio.async_server.AsyncServer.handle_request"], chain
+            assert "publicrooms.realtime.engineio_adapter.StrictSocket._websocket_handler" \
+                in chain
+    finally:
+        for client in clients:
+            client.close()

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from publicrooms.lean import LeanEvent, LeanQueue
+from publicrooms.lean import Deadlines, LeanEvent, LeanQueue
 
 
 async def test_the_queue_is_fifo_and_a_getter_waits_for_the_next_item() -> None:
@@ -69,3 +69,37 @@ async def test_the_event_wakes_every_waiter_and_stays_set_until_cleared() -> Non
     with pytest.raises(asyncio.CancelledError):
         await waiter
     assert event._waiters is None
+
+
+class Due:
+    def __init__(self, name: str, seen: list, fail: bool = False) -> None:
+        self.name, self.seen, self.fail = name, seen, fail
+
+    def deadline_due(self) -> None:
+        self.seen.append((self.name, asyncio.get_running_loop().time()))
+        if self.fail:
+            raise RuntimeError("callback failed")
+
+
+async def test_deadlines_are_never_early_at_most_a_tick_late_in_order_and_cancellable() -> None:
+    deadlines, seen = Deadlines(tick_s=0.02), []
+    loop = asyncio.get_running_loop()
+    errors = []
+    loop.set_exception_handler(lambda _, context: errors.append(context["exception"]))
+    start = loop.time()
+    items = {name: Due(name, seen, fail=name == "b") for name in "abcd"}
+    deadlines.arm(items["a"], 0.05)
+    deadlines.arm(items["b"], 0.05)  # fails: the rest are still told
+    cancelled = deadlines.arm(items["c"], 0.05)
+    deadlines.arm(items["d"], 0.12)
+    deadlines.cancel(items["c"], cancelled)
+    assert deadlines.pending() == 3
+    done = asyncio.Event()
+    loop.call_later(0.3, done.set)
+    await done.wait()
+    assert [name for name, _ in seen] == ["a", "b", "d"]
+    for name, at in seen:
+        delay = 0.05 if name != "d" else 0.12
+        assert delay - 0.001 <= at - start <= delay + 0.02 + 0.1, (name, at - start)
+    assert [str(e) for e in errors] == ["callback failed"]
+    assert deadlines.pending() == 0

@@ -48,7 +48,7 @@ import structlog
 
 from publicrooms.clock import Clock
 from publicrooms.errors import InvalidRequest
-from publicrooms.lean import LeanEvent
+from publicrooms.lean import Deadlines, LeanEvent
 from publicrooms.security.client_ip import FORWARDING_HEADERS
 from publicrooms.realtime import fanout_adapter
 
@@ -108,7 +108,8 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
     websocket: Any = None       # its transport, when broadcasts may be written to it directly
     _drained: LeanEvent | None = None
 
-    _ping_timer: asyncio.TimerHandle | None = None   # the next ping, then its pong deadline
+    _ping_timer: int | None = None   # slot of the next ping, then of its pong deadline
+    _awaiting_pong = False           # which of the two `_ping_timer` is
     _lean_ws: Any = None        # the WebSocket this socket reads and writes itself
     _writer: asyncio.Task | None = None   # writing what is queued; None while idle
     _writer_ended = False       # the WebSocket writer has closed it: nothing more is written
@@ -154,29 +155,38 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
             if self._drained is not None:
                 self._drained.set()  # nothing more will be written: stop waiting for it
             if self._ping_timer is not None:
-                self._ping_timer.cancel()
+                self.server.deadlines.cancel(self, self._ping_timer)
                 self._ping_timer = None
             if self._lean_ws is not None and self.closed:
                 # What was queued (the CLOSE packet) is written, then the WebSocket closed:
                 # python-engineio's reader would have ended it at its read timeout.
                 self.queue.put_nowait(None)
 
-    # --- heartbeat: one timer handle per socket, no task ---------------------------------
+    # --- heartbeat: one deadline per socket, no task and no timer handle -----------------
     # python-engineio starts a task per socket that sleeps the ping interval, and finds a
     # client that stopped answering by its reader's and writer's timeouts (and its service
-    # task's sweep, which stays). Here the ping is a loop timer, and after each ping the same
-    # timer is the pong deadline: a client that has not answered within the ping timeout is
-    # closed as python-engineio closes it (`check_ping_timeout`, reason ping timeout).
+    # task's sweep, which stays). Here the ping is a deadline in the server's shared
+    # `lean.Deadlines`, and after each ping the same deadline is the pong's: a client that has
+    # not answered within the ping timeout is closed as python-engineio closes it
+    # (`check_ping_timeout`, reason ping timeout).
 
     def schedule_ping(self) -> None:
         if self.last_ping:  # only once the previous ping has been answered (as upstream)
             self.last_ping = None
-            self._arm(self.server.ping_interval, self._ping_due)
+            self._arm(self.server.ping_interval, awaiting_pong=False)
 
-    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
+    def _arm(self, delay: float, *, awaiting_pong: bool) -> None:
+        deadlines = self.server.deadlines
         if self._ping_timer is not None:
-            self._ping_timer.cancel()
-        self._ping_timer = asyncio.get_running_loop().call_later(delay, callback)
+            deadlines.cancel(self, self._ping_timer)
+        self._awaiting_pong = awaiting_pong
+        self._ping_timer = deadlines.arm(self, delay)
+
+    def deadline_due(self) -> None:
+        if self._awaiting_pong:
+            self._pong_due()
+        else:
+            self._ping_due()
 
     def _ping_due(self) -> None:
         self._ping_timer = None
@@ -184,7 +194,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
             return
         self.last_ping = time.time()
         self.server.start_background_task(self._send_ping_now)
-        self._arm(self.server.ping_timeout, self._pong_due)
+        self._arm(self.server.ping_timeout, awaiting_pong=True)
 
     async def _send_ping_now(self) -> None:
         if not self.closing and not self.closed:  # it may have closed since it was due
@@ -197,7 +207,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
             return  # answered (the answer armed the next ping), or closed
         left = last_ping + self.server.ping_timeout - time.time()
         if left >= 0:  # the loop's clock ran ahead of the wall clock: not yet
-            self._arm(left + 0.01, self._pong_due)
+            self._arm(left + 0.01, awaiting_pong=True)
             return
         self.server.start_background_task(self._close_if_silent)
 
@@ -326,9 +336,13 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
 
     async def _upgrade_websocket(self, environ: dict) -> Any:
         # From here on nothing reads the request's headers from the environ (the namespaces'
-        # connect handlers read the ASGI scope): its copies of them go (~1.5 kB a socket).
-        for key in [key for key in environ if key.startswith("HTTP_") or key in _REQUEST_TEXT]:
-            del environ[key]
+        # connect handlers read the ASGI scope): its copies of them go (~1.5 kB a socket), and
+        # so does the table they grew (python-socketio holds this dict: it is refilled in place).
+        kept = {key: value for key, value in environ.items()
+                if not key.startswith("HTTP_") and key not in _REQUEST_TEXT}
+        environ.clear()
+        environ.update(kept)
+        del kept  # this frame lasts as long as the WebSocket
         # The same goes for the ASGI scope's headers (~1 kB), but for those the client's
         # address is resolved from at each namespace connect.
         scope = environ.get("asgi.scope")
@@ -369,6 +383,7 @@ class StrictServer(socketio.AsyncServer):
         # Read by every StrictSocket (a socket knows only its Engine.IO server).
         self.eio.send_queue_bounds = (send_queue_max_packets, send_queue_max_bytes)
         self.eio.connection_aborter = connection_aborter
+        self.eio.deadlines = Deadlines()  # every socket's heartbeat
         self._clock = clock
         self.max_attachments = max_attachments
         self.max_attachment_bytes = max_attachment_bytes

@@ -358,6 +358,13 @@ def self_test() -> None:
     if "self.eio.send(eio_sid, encoded_packet)" not in inspect.getsource(
             socketio.AsyncServer._send_packet):
         problems.append("socketio.AsyncServer._send_packet")
+    # A WebSocket request goes to Engine.IO's handler directly (web.WebSocketsFirst): all
+    # python-socketio's does is hand it on.
+    handle = inspect.getsource(socketio.AsyncServer.handle_request)
+    if [line.strip() for line in handle.splitlines() if line.strip() and not line.strip()
+            .startswith(('"""', "#")) and "Note:" not in line][-1] != \
+            "return await self.eio.handle_request(*args, **kwargs)":
+        problems.append("socketio.AsyncServer.handle_request")
     if problems:
         raise RuntimeError("python-socketio/python-engineio/uvicorn internals changed (pinned "
                            "versions in pyproject.toml): " + ", ".join(problems))

@@ -48,7 +48,7 @@ class MemoryConnectionStore:
         self._clock = clock
         self._policy = policy
         self._eio: dict[str, tuple[str, int]] = {}       # eio sid → (ip key, namespaces open)
-        self._by_key: dict[str, set[str]] = {}           # ip key → eio sids
+        self._by_key: dict[str, int] = {}                # ip key → its Engine.IO connections
         # ip key → recent connection times (a list: one per address, a deque is ~0.8 kB)
         self._attempts: dict[str, list[float]] = {}
         self._next_allowed: dict[str, float] = {}        # ip key → earliest next connection
@@ -63,7 +63,7 @@ class MemoryConnectionStore:
         next_allowed = self._next_allowed.get(ip_key, 0.0)
         if now < next_allowed:
             return Admit(False, wait_s=next_allowed - now)
-        if len(self._by_key.get(ip_key, ())) >= policy.max_per_key:
+        if self._by_key.get(ip_key, 0) >= policy.max_per_key:
             return Admit(False, too_many=True)
         attempts = self._attempts.setdefault(ip_key, [])
         trim(attempts, now - policy.window_s)
@@ -73,7 +73,7 @@ class MemoryConnectionStore:
             self._next_allowed[ip_key] = now + min(policy.max_s,
                                                    policy.base_s * 2 ** (excess - 1))
         self._eio[eio_sid] = (ip_key, 1)
-        self._by_key.setdefault(ip_key, set()).add(eio_sid)
+        self._by_key[ip_key] = self._by_key.get(ip_key, 0) + 1
         return Admit(True)
 
     async def release(self, eio_sid: str) -> None:
@@ -85,14 +85,14 @@ class MemoryConnectionStore:
             self._eio[eio_sid] = (ip_key, count - 1)
             return
         del self._eio[eio_sid]
-        sids = self._by_key.get(ip_key)
-        if sids is not None:
-            sids.discard(eio_sid)
-            if not sids:
-                del self._by_key[ip_key]
+        left = self._by_key.get(ip_key, 0) - 1
+        if left > 0:
+            self._by_key[ip_key] = left
+        else:
+            self._by_key.pop(ip_key, None)
 
     async def open_connections(self, ip_key: str) -> int:
-        return len(self._by_key.get(ip_key, ()))
+        return self._by_key.get(ip_key, 0)
 
     async def release_node(self, node_id: str) -> None:
         return None  # one process: its connections die with it

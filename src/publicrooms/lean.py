@@ -11,7 +11,6 @@ items and waiters live in containers made on first use and dropped when they emp
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import deque
 from typing import Any
 
@@ -203,6 +202,6 @@ class Deadlines:
         for item in self._slots.pop(key, ()):
             try:
                 item.deadline_due()
-            except Exception:  # noqa: BLE001 - one item's failure must not skip the others
+            except Exception as exc:  # noqa: BLE001 - one item's failure must not skip the others
                 asyncio.get_running_loop().call_exception_handler(
-                    {"message": "deadline callback failed", "exception": sys.exc_info()[1]})
+                    {"message": "deadline callback failed", "exception": exc})

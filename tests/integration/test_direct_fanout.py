@@ -17,6 +17,13 @@ ROOM = "/public-room/deep-focus"
 CHATTY = LimitSettings(chat_per_minute=100_000)
 
 
+async def lobby_viewer(clients, server, transports: list[str] | None = None):  # noqa: ANN001, ANN201
+    """A lobby viewer that has had its snapshot."""
+    viewer = await clients(server.url, "/").connect(transports)
+    await wait_for(lambda: viewer.events["system-occupancy-update"], "lobby snapshot")
+    return viewer
+
+
 async def copies(server) -> tuple[int, int]:  # noqa: ANN001
     """(direct, queued) broadcast copies, summed over the nodes."""
     async def read(app):  # noqa: ANN001, ANN202
@@ -139,8 +146,7 @@ async def test_what_one_turn_broadcasts_to_a_socket_leaves_in_one_write(server_f
     system-occupancy-update) in one turn of the loop: a lobby viewer gets them in that order,
     from fewer transport writes than copies."""
     server = server_factory()
-    lobby = await clients(server.url, "/").connect()
-    await wait_for(lambda: lobby.events["system-occupancy-update"], "lobby snapshot")
+    lobby = await lobby_viewer(clients, server)
 
     async def writes(app):  # noqa: ANN001, ANN202
         cork = app.sio.manager._cork
@@ -163,10 +169,8 @@ async def test_a_join_reaches_every_lobby_viewer_as_one_broadcast_of_three_event
     card and the system's totals in that order, and nothing named after the broadcast that
     carries them."""
     server = server_factory()
-    viewers = [await clients(server.url, "/").connect(transports)
+    viewers = [await lobby_viewer(clients, server, transports)
                for transports in (None, None, None, ["polling"], ["polling"], ["polling"])]
-    for viewer in viewers:
-        await wait_for(lambda v=viewer: v.events["system-occupancy-update"], "lobby snapshot")
     member = await clients(server.url, ROOM).connect()
     assert (await member.call("join-room", {"userName": "Member"}))["success"]
     for viewer in viewers:
@@ -187,9 +191,7 @@ async def test_a_broadcast_to_more_sockets_than_the_cork_holds_starts_leaving_at
     (its first recipients start reading while the rest are written); everyone still gets it
     once, in one write each."""
     server = server_factory()
-    viewers = [await clients(server.url, "/").connect() for _ in range(6)]
-    for viewer in viewers:
-        await wait_for(lambda v=viewer: v.events["system-occupancy-update"], "lobby snapshot")
+    viewers = [await lobby_viewer(clients, server) for _ in range(6)]
 
     async def broadcast(app):  # noqa: ANN001, ANN202
         manager = app.sio.manager

@@ -280,6 +280,7 @@ async def hot_path(subscribers: int, packets: list[bytes]) -> dict[str, float]:
     from publicrooms.media.aiortc_adapter import ReceiveInfo, native_sender, python_sender, srtp_protector
     from publicrooms.media.downtrack import DownTrack
     from publicrooms.media.stats import Counters
+    from publicrooms.media.reports import SenderReports
     from publicrooms.media.uptrack import UpTrack
 
     loop = asyncio.get_running_loop()
@@ -301,12 +302,14 @@ async def hot_path(subscribers: int, packets: list[bytes]) -> dict[str, float]:
     pcs = []
     results: dict[str, float] = {}
     counters = Counters()
+    reports = SenderReports(counters)
     try:
         for _ in range(subscribers):
             pc = RTCPeerConnection()
             pcs.append(pc)
             sender = pc.addTransceiver("video", direction="sendonly").sender
-            downtrack = DownTrack(uptrack, sender, clock=Clock(), counters=counters, rtcp_interval_s=1.0)
+            downtrack = DownTrack(uptrack, sender, clock=Clock(), counters=counters, rtcp_interval_s=1.0,
+                                  reports=reports)
             policy = pylibsrtp.Policy(key=os.urandom(44), ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND,
                                       srtp_profile=pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM)
             policy.allow_repeat_tx = True

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pylibsrtp
 import pytest
@@ -149,6 +150,33 @@ def _wait_readable(sock: socket.socket) -> None:
     import select
 
     assert select.select([sock], [], [], 2.0)[0], "nothing arrived"
+
+
+def test_demux_without_a_clock_stamps_arrivals_with_the_system_clock(compiled: None) -> None:
+    """Demux(fd, None, dispatch) reads the wall clock in C: poll() hands the sink an NTP-epoch
+    arrival in milliseconds between the system's time before and after the poll."""
+    from publicrooms.media import _fastpath
+
+    got: list[int] = []
+    receiver = _fastpath.Receiver(lambda data, arrival: got.append(arrival))
+    rx = _session(pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    receiver.session(adapter._address(adapter._srtp_lib.srtp_unprotect), adapter._address(rx._srtp[0]), rx)
+    protect = _session(pylibsrtp.Policy.SSRC_ANY_OUTBOUND).protect
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as shared, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        for sock in (shared, peer):
+            sock.bind(("127.0.0.1", 0))
+        with pytest.raises(TypeError):
+            _fastpath.Demux(shared.fileno(), 1.5)
+        demux = _fastpath.Demux(shared.fileno(), None, lambda rest: pytest.fail(f"to Python: {rest}"))
+        demux.route("127.0.0.1", peer.getsockname()[1], receiver)
+        peer.sendto(protect(_packet(1)), shared.getsockname())
+        _wait_readable(shared)
+        before_ms = int((time.time() + 2_208_988_800) * 1000)
+        demux.poll()
+        after_ms = int((time.time() + 2_208_988_800) * 1000)
+        demux.close()
+    assert len(got) == 1 and before_ms - 1 <= got[0] <= after_ms + 1
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the raising sink, reported once

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define BUFFER_BYTES 1500 /* pylibsrtp's own buffer size, so both paths accept the same packets */
 #define MAX_TRAILER 144   /* SRTP_MAX_TRAILER_LEN */
@@ -925,7 +926,7 @@ typedef struct {
     unsigned long long passed;  /* datagrams returned to Python */
     unsigned long long errors;  /* sink calls that raised */
     unsigned long long forwarded; /* of the handled, forwarded here without Python */
-    PyObject *time;     /* poll(): time() -> seconds since the epoch (the worker's clock) */
+    PyObject *time;     /* poll(): time() -> seconds since the epoch (an injected clock), or NULL: the system's */
     PyObject *dispatch; /* poll(): dispatch([(data, (host, port)), ...]) for the rest */
 } Demux;
 
@@ -971,8 +972,9 @@ static int Demux_init(Demux *self, PyObject *args, PyObject *kwargs) {
     int fd;
     PyObject *time = NULL, *dispatch = NULL;
     if (!PyArg_ParseTuple(args, "i|OO", &fd, &time, &dispatch)) return -1;
+    if (time == Py_None) time = NULL; /* the system's wall clock, read here without a call into Python */
     if ((time != NULL && !PyCallable_Check(time)) || (dispatch != NULL && !PyCallable_Check(dispatch))) {
-        PyErr_SetString(PyExc_TypeError, "Demux(fd[, time, dispatch]): callables");
+        PyErr_SetString(PyExc_TypeError, "Demux(fd[, time, dispatch]): time is a callable or None, dispatch a callable");
         return -1;
     }
     self->fd = fd;
@@ -1202,8 +1204,9 @@ static PyObject *Demux_poll(Demux *self, PyObject *unused) {
         Py_DECREF(t);
         if (now == -1.0 && PyErr_Occurred()) goto report;
     } else {
-        PyErr_SetString(PyExc_TypeError, "poll() needs the Demux's time function");
-        goto report;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
     }
     PyObject *arrival = PyLong_FromLongLong((long long)((now + NTP_UNIX_OFFSET_S) * 1000.0));
     if (arrival == NULL) goto report;

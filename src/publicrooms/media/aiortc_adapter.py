@@ -37,6 +37,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+from ..clock import Clock
 from . import icetcp, native_io
 from .errors import AdapterMismatch
 from .native_io import batch_stats, native_in_use, use_native  # noqa: F401 (the adapter's API)
@@ -296,8 +297,9 @@ class UdpMux:
         self.sock = sock
         self.sockname = sock.getsockname()
         self._fd = sock.fileno()
-        self._reader = native_io.SocketReader(self._fd, self._recv_python,
-                                              clock.time if clock is not None else time.time, self._dispatch)
+        # the system's clock is read in C (no call into Python per wake-up); an injected one is called
+        wall_time = None if clock is None or type(clock).time is Clock.time else clock.time
+        self._reader = native_io.SocketReader(self._fd, self._recv_python, wall_time, self._dispatch)
         self._by_ufrag: dict[str, aioice.ice.StunProtocol] = {}
         self._by_addr: dict[tuple[Any, ...], aioice.ice.StunProtocol] = {}
         self._loop = asyncio.get_running_loop()

@@ -197,6 +197,7 @@ class IceTcpListener:
         self._streams: set[FramedStream] = set()
         self._server: asyncio.AbstractServer | None = None
         self.sweeper: asyncio.Task[None] | None = None
+        self._admitted = asyncio.Event()  # the sweep sleeps on this while there are no streams
         self.refused = 0
         self.timed_out = 0
 
@@ -233,6 +234,7 @@ class IceTcpListener:
             self.refused += 1
             return False
         self._pending.add(stream)
+        self._admitted.set()
         return True
 
     def authenticated(self, stream: FramedStream) -> None:
@@ -246,6 +248,9 @@ class IceTcpListener:
     async def _sweep_loop(self) -> None:
         interval = min(self.limits.auth_timeout_s, self.limits.idle_timeout_s) / 4
         while True:
+            if not self._pending and not self._streams:  # most workers never see ICE-TCP: no timer
+                self._admitted.clear()
+                await self._admitted.wait()
             await self.clock.sleep(interval)
             self.sweep()
 

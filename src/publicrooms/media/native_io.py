@@ -79,7 +79,7 @@ class SocketReader:
     """
 
     def __init__(self, fd: int, recv_python: Callable[[], list[tuple[bytes, Any]]],
-                 time: Callable[[], float], dispatch: Callable[[list[tuple[bytes, Any]]], None]) -> None:
+                 time: Callable[[], float] | None, dispatch: Callable[[list[tuple[bytes, Any]]], None]) -> None:
         self._demux: Any = module.Demux(fd, time, dispatch) if _enabled else None
         self._routes: dict[tuple[str, int], Any] = {}  # address -> owner (for unroute)
         if self._demux is not None:

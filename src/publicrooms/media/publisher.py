@@ -12,6 +12,7 @@ from ..clock import Clock
 from . import aiortc_adapter as adapter
 from . import rtcp
 from .errors import InvalidSdp
+from .reports import next_boundary_s
 from .settings import MediaSettings
 from .stats import Counters
 from .uptrack import UpTrack
@@ -161,7 +162,8 @@ class Publisher:
         settings = self._settings
         try:
             while not self.closed:
-                await self._clock.sleep(settings.rtcp_interval_s)
+                # on the period's boundaries, the same turn as the worker's sender reports
+                await self._clock.sleep(next_boundary_s(self._clock.time(), settings.rtcp_interval_s))
                 sender = self._sender_ssrc()
                 data = b""
                 # one REMB for the whole connection: browsers treat it as the total estimate

@@ -138,6 +138,9 @@ async def test_lost_packets_are_retransmitted(service, router):
                lambda: f"bob decoded {bob.video.get('alice') and bob.video['alice'].count} frames despite loss")
     stats = await service.stats()
     assert stats["retransmits"] > 0, "no retransmissions happened"
+    # bob's NACKs were handled in the shared socket's turn (not through aiortc's reader), none refused
+    direct, refused = stats["workers"][0]["rtcpDirect"]
+    assert direct > 0 and refused == 0, (direct, refused)
     numbers = [n for _, n in bob.video["alice"].frames]
     gaps = [b - a for a, b in zip(numbers, numbers[1:])]
     assert max(gaps) <= 3, f"frames lost despite retransmission: {numbers}"

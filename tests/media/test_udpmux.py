@@ -7,11 +7,12 @@ import socket
 
 import pytest
 
+from publicrooms.media import aiortc_adapter
 from publicrooms.media.errors import MediaError
 from publicrooms.media.service import MediaService
 
 from .conftest import assert_fastpath, assert_released, join, media_settings
-from .mediaclient import EventRouter, poll
+from .mediaclient import EventRouter, poll, poll_async
 
 pytestmark = pytest.mark.media
 
@@ -59,6 +60,23 @@ async def test_every_connection_shares_the_workers_port(service, router, fastpat
     else:
         assert (calls, sent) == (0, 0) and after == [0, 0]
         assert stats["muxRoutes"] == 0 and worker["demuxHandled"] == worker["demuxForwarded"] == 0
+
+    # the viewers' receiver reports and alice's sender reports: handled in the socket's turn
+    async def reports_handled() -> bool:
+        return bool((await service.stats())["workers"][0]["rtcpDirect"][0] >= 4)
+
+    await poll_async(reports_handled, 10, "no RTCP handled straight from the socket")
+    assert (await service.stats())["workers"][0]["rtcpDirect"][1] == 0
+    # a forged SRTCP packet from a viewer's own address is refused; that viewer's media goes on
+    pair = aiortc_adapter.transport_of(viewers[0].subscribe_pc).transport._connection._nominated[1]
+    pair.protocol.transport.sendto(bytes([0x80, 201, 0, 7]) + bytes(40), pair.remote_addr)
+
+    async def forgery_refused() -> bool:
+        return bool((await service.stats())["workers"][0]["rtcpDirect"][1] == 1)
+
+    await poll_async(forgery_refused, 10, "the forged SRTCP was not refused")
+    count = viewers[0].video["alice"].count
+    await poll(lambda: viewers[0].video["alice"].count >= count + 10, 20, "no video after the forgery")
 
     for participant in [alice, *viewers]:
         await participant.close()

@@ -36,9 +36,10 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtp import RtcpPacket
 
 from ..clock import Clock
-from . import icetcp, native_io
+from . import icetcp, native_io, rtcp
 from .errors import AdapterMismatch
 from .native_io import batch_stats, native_in_use, use_native  # noqa: F401 (the adapter's API)
 
@@ -628,6 +629,13 @@ def hook_receiver(receiver: RTCRtpReceiver, on_receive: Callable[[ReceiveInfo], 
         )
 
     receiver.receive = receive  # type: ignore[method-assign]
+    # The publisher's sender reports and BYEs feed aiortc's receiver statistics and its receiver
+    # reports; neither runs here (Publisher sends its own reports), so they need no handling.
+    receiver._publicrooms_rtcp = _ignore_rtcp
+
+
+def _ignore_rtcp(packet: Any) -> None:
+    pass
 
 
 def unhook_receiver(receiver: RTCRtpReceiver) -> None:
@@ -662,7 +670,7 @@ def hook_sender(
     *,
     on_start: Callable[[SendInfo], None],
     rtcp_loop: Callable[[], Awaitable[None]],
-    on_rtcp: Callable[[Any], Awaitable[None]],
+    on_rtcp: Callable[[Any], None],
     on_stop: Callable[[], Awaitable[None]],
 ) -> None:
     """Take over a sender: no encoder, no RTP loop; our RTCP loop and RTCP feedback handler.
@@ -715,7 +723,11 @@ def hook_sender(
     sender.send = send  # type: ignore[method-assign]
     sender._run_rtp = _run_rtp  # type: ignore[method-assign]
     sender._run_rtcp = _run_rtcp  # type: ignore[method-assign]
-    sender._handle_rtcp_packet = on_rtcp  # type: ignore[method-assign]
+    async def handle_rtcp_packet(packet: Any) -> None:  # the RTCP aiortc's own reader still routes
+        on_rtcp(packet)
+
+    sender._handle_rtcp_packet = handle_rtcp_packet  # type: ignore[method-assign]
+    sender._publicrooms_rtcp = on_rtcp  # the RTCP taken straight from the socket (_rtcp_now)
 
 
 class FastPath:
@@ -861,19 +873,22 @@ def srtp_protector(session: pylibsrtp.Session) -> Callable[[bytes], bytes]:
     return protect_rtp
 
 
-def hook_datagrams(pc: RTCPeerConnection, sink: RtpSink, now_ms: Callable[[], int]) -> Any:
-    """Take SRTP packets of `pc` straight from its UDP sockets, decrypted, into `sink`.
+def hook_datagrams(pc: RTCPeerConnection, sink: RtpSink | None = None,
+                   now_ms: Callable[[], int] | None = None) -> Any:
+    """Take SRTP and SRTCP of `pc` straight from its UDP sockets, decrypted.
 
     aioice queues every datagram and wakes the DTLS transport's reader task for it; for
-    media that hop costs more than the forwarding itself. RTCP, STUN and DTLS still take
-    aiortc's path. Call after setLocalDescription (the sockets exist then). Returns the
-    compiled Receiver its shared-port SRTP goes to (for UpForwards to track), or None.
+    media that hop costs more than the forwarding itself. RTP goes to `sink` (a publisher's
+    connection; a subscriber's passes None), RTCP to its recipients in the same turn
+    (`_rtcp_now`); STUN and DTLS still take aiortc's path. Call after setLocalDescription (the
+    sockets exist then). Returns the compiled Receiver the shared port's SRTP goes to (for
+    UpForwards to track), or None.
     """
     dtls = transport_of(pc)
     if dtls is None:
         return None
     connection = dtls.transport._connection
-    receiver = native_io.receiver(sink)  # the compiled demultiplexer's end, shared by the sockets
+    receiver = native_io.receiver(sink) if sink is not None else None  # the compiled demultiplexer's end
     for protocol in connection._protocols:
         if getattr(protocol, "_publicrooms_fast", False):
             continue
@@ -889,11 +904,11 @@ def hook_datagrams(pc: RTCPeerConnection, sink: RtpSink, now_ms: Callable[[], in
 def _fast_datagrams(
     original: Callable[[bytes, Any], None],
     dtls: RTCDtlsTransport,
-    sink: RtpSink,
-    now_ms: Callable[[], int],
+    sink: RtpSink | None,
+    now_ms: Callable[[], int] | None,
     shared: tuple["UdpMux", Any, aioice.ice.StunProtocol] | None,
 ) -> Callable[[bytes, Any], None]:
-    """The connection's datagram_received with SRTP taken straight to `sink`.
+    """The connection's datagram_received with SRTP taken straight to `sink`, SRTCP to `_rtcp_now`.
 
     On a shared port with the compiled demultiplexer, the first SRTP packet from an address
     routes that address to the connection's Receiver: the next ones never reach Python.
@@ -902,23 +917,65 @@ def _fast_datagrams(
     current: list[Any] = [None, None]  # the receiving session and its unprotector
 
     def datagram_received(data: bytes, addr: Any) -> None:
-        # RTP, not RTCP (payload types 64-95 are RTCP's packet types 192-223)
-        if data and 127 < data[0] < 192 and len(data) > 12 and not 191 < data[1] < 224:
-            session = dtls._rx_srtp
-            if session is not None and dtls._state is connected:
-                if session is not current[0]:
-                    current[0], current[1] = session, srtp_unprotector(session)
-                    if shared is not None and shared[1] is not None:
-                        shared[1].session(_address(_srtp_lib.srtp_unprotect), _address(session._srtp[0]), session)
-                if shared is not None and shared[1] is not None and native_io.native_in_use():
-                    shared[0].route(addr, shared[1], shared[2])
-                plain = current[1](data)
-                if plain is not None:
-                    sink(plain, now_ms())
-                return
+        if data and 127 < data[0] < 192 and len(data) >= 8:
+            second = data[1]
+            if 191 < second < 209:  # SRTCP (aiortc's is_rtcp: packet types 192-208)
+                if dtls._rx_srtp is not None and dtls._state is connected:
+                    _rtcp_now(dtls, data)
+                    return
+            # RTP, not RTCP (payload types 64-95 are RTCP's packet types 192-223)
+            elif sink is not None and len(data) > 12 and not 191 < second < 224:
+                session = dtls._rx_srtp
+                if session is not None and dtls._state is connected:
+                    if session is not current[0]:
+                        current[0], current[1] = session, srtp_unprotector(session)
+                        if shared is not None and shared[1] is not None:
+                            shared[1].session(_address(_srtp_lib.srtp_unprotect), _address(session._srtp[0]),
+                                              session)
+                    if shared is not None and shared[1] is not None and native_io.native_in_use():
+                        shared[0].route(addr, shared[1], shared[2])
+                    plain = current[1](data)
+                    if plain is not None:
+                        sink(plain, now_ms())  # type: ignore[misc]
+                    return
         original(data, addr)
 
     return datagram_received
+
+
+_rtcp_counts = [0, 0]  # RTCP datagrams taken straight from the socket, of which refused
+
+
+def rtcp_stats() -> tuple[int, int]:
+    """(SRTCP datagrams handled in the socket's turn in this process, of which refused)."""
+    return _rtcp_counts[0], _rtcp_counts[1]
+
+
+def _rtcp_now(dtls: RTCDtlsTransport, data: bytes) -> None:
+    """Unprotect SRTCP and hand each packet to its recipients in this turn.
+
+    aiortc's reader would take it through aioice's queue and a wake-up of the transport's task
+    first, twice as many turns of the event loop for every report. Our senders and hooked
+    receivers take RTCP synchronously (`_publicrooms_rtcp`); any other recipient gets aiortc's
+    coroutine as a task, as the reader would run it.
+    """
+    _rtcp_counts[0] += 1
+    try:
+        packets = RtcpPacket.parse(dtls._rx_srtp.unprotect_rtcp(data))
+    except (pylibsrtp.Error, ValueError):  # forged, replayed or malformed: dropped, as aiortc does
+        _rtcp_counts[1] += 1
+        return
+    for packet in packets:
+        for recipient in dtls._rtp_router.route_rtcp(packet):
+            handle = getattr(recipient, "_publicrooms_rtcp", None)
+            if handle is None:
+                asyncio.ensure_future(recipient._handle_rtcp_packet(packet))
+                continue
+            try:
+                handle(packet)
+            except Exception:  # one bad report must not end the socket's reading
+                _rtcp_counts[1] += 1
+                logger.exception("RTCP handling failed")
 
 
 def _scheduled(send_data: Callable[[bytes, Any], Awaitable[None]]) -> Callable[[bytes, Any], None]:
@@ -1127,6 +1184,10 @@ async def _self_test() -> None:
                      "_unregister_rtp_receiver"):
             _require(hasattr(dtls, name), f"RTCDtlsTransport.{name}")
         _require(hasattr(dtls._rtp_router, "route_rtp"), "RtpRouter.route_rtp")
+        _require(_params(dtls._rtp_router.route_rtcp) == ["packet"], "RtpRouter.route_rtcp(packet)")
+        _require(_params(pylibsrtp.Session.unprotect_rtcp) == ["self", "packet"], "Session.unprotect_rtcp(packet)")
+        _require([type(p).__name__ for p in RtcpPacket.parse(rtcp.receiver_report(1, 2, 3, 0, 0))] == ["RtcpRrPacket"],
+                 "RtcpPacket.parse(receiver report)")
         _require(route_rtp(dtls, 1234, 96) is None, "RtpRouter.route_rtp(probe)")
         _require(getattr(dtls, "_state", None) is DtlsState.NEW, "RTCDtlsTransport._state")
         _require(DtlsState.CONNECTED.name == "CONNECTED", "RTCDtlsTransport State.CONNECTED")

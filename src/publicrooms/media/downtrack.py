@@ -196,7 +196,7 @@ class DownTrack:
 
     # --- RTCP --------------------------------------------------------------------------
 
-    async def _on_rtcp(self, packet: Any) -> None:
+    def _on_rtcp(self, packet: Any) -> None:
         if self.closed:
             return
         if rtcp.is_nack(packet):

@@ -132,6 +132,7 @@ class Subscriber:
         offer = await self.pc.createOffer()
         adapter.prepare_gathering(self.pc)
         await self.pc.setLocalDescription(offer)
+        adapter.hook_datagrams(self.pc)  # the subscriber's RTCP (NACK, PLI, reports) in the socket's turn
         self._offer_id += 1
         self._pending = self._offer_id
         return {

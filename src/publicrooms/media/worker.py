@@ -148,6 +148,7 @@ class Worker:
             "tcpPorts": [mux.tcp.port for mux in self._network.muxes if mux.tcp],
             "tcpStreams": [list(mux.tcp.counts()) for mux in self._network.muxes if mux.tcp],
             "sendBatches": list(adapter.batch_stats()),
+            "rtcpDirect": list(adapter.rtcp_stats()),
             "counters": self.counters.as_dict(),
         }
 

@@ -4,7 +4,9 @@ Each down track reports once per period (audio less often, see MediaSettings). T
 are aligned to the same clock boundaries, so the reports of one connection fall in the same
 turn of the loop; they leave then as one compound RTCP packet (RFC 3550 6.1, several senders'
 SR + SDES in one, as mediasoup's transport sends them): one SRTCP protect and one datagram
-per connection and period instead of one per down track.
+per connection and period instead of one per down track. A connection with many tracks (a
+full room: 18) gets as many compounds as keep each under MAX_COMPOUND_BYTES: one datagram
+within a path's MTU, and within what an SRTCP session protects.
 """
 
 from __future__ import annotations
@@ -14,6 +16,22 @@ from typing import Any
 
 from . import aiortc_adapter as adapter
 from .stats import Counters
+
+MAX_COMPOUND_BYTES = 1200  # plain RTCP per datagram (SRTCP adds 20 bytes; 1500-byte MTU paths)
+
+
+def compounds(parts: list[bytes], limit: int = MAX_COMPOUND_BYTES) -> list[bytes]:
+    """`parts` (each a valid compound: SR + SDES) joined in order into packets of at most `limit`."""
+    out: list[bytes] = []
+    current = b""
+    for part in parts:
+        if current and len(current) + len(part) > limit:
+            out.append(current)
+            current = b""
+        current += part
+    if current:
+        out.append(current)
+    return out
 
 
 class SenderReports:
@@ -36,15 +54,21 @@ class SenderReports:
         parts, self._parts = self._parts, []
         if not parts:
             return
-        self._counters.rtcp_compounds += 1
+        packets = compounds(parts)
+        self._counters.rtcp_compounds += len(packets)
         self._sending = asyncio.get_running_loop().create_task(
-            adapter.send_rtcp(self._transport, b"".join(parts)), name="sender-reports")
+            _send_all(self._transport, packets), name="sender-reports")
 
     def close(self) -> None:
         self._parts.clear()
         if self._sending is not None:
             self._sending.cancel()
             self._sending = None
+
+
+async def _send_all(transport: Any, packets: list[bytes]) -> None:
+    for packet in packets:
+        await adapter.send_rtcp(transport, packet)
 
 
 def next_boundary_s(now_s: float, period_s: float) -> float:

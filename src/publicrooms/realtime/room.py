@@ -20,7 +20,6 @@ from publicrooms.schemas.base import parse
 from publicrooms.schemas.rooms import (
     JoinRoomPayload,
     LeaveRoomPayload,
-    MessageSent,
     SendMessagePayload,
     TogglePayload,
 )
@@ -123,7 +122,7 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
         await limited("chat", conn, sid, namespace)
         message = await ctx.rooms.send_message(room_id=conn.room_id, user_id=conn.user_id,
                                                content=payload.content)
-        return MessageSent(message=message).wire()
+        return {"success": True, "message": message}  # MessageSent's shape, the message already wire
 
     async def toggle(sid: str, data: Any, kind: str) -> dict:
         payload = parse(TogglePayload, data)

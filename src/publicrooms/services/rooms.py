@@ -36,7 +36,7 @@ from publicrooms.services.chatlog import ChatLog
 from publicrooms.services.lobby_feed import Change, Events, LobbyFeed
 from publicrooms.services.media import MediaPort, NoMedia
 from publicrooms.services.timer import TimerService
-from publicrooms.services.views import iso, message_view, participant_view, room_view
+from publicrooms.services.views import iso, message_view, message_wire, participant_view, room_view
 from publicrooms.state.holds import HoldStore
 from publicrooms.state.locks import LockStore
 from publicrooms.state.seats import Admission, Seat, SeatOutcome, SeatStore
@@ -353,15 +353,16 @@ class RoomService:
                                         {"userId": user_id, "status": text})
         return text
 
-    async def send_message(self, *, room_id: str, user_id: str, content: object) -> MessageRead:
-        """Persist a chat message and broadcast it to the whole room, sender included."""
+    async def send_message(self, *, room_id: str, user_id: str, content: object) -> dict[str, str]:
+        """Persist a chat message and broadcast it to the whole room, sender included; returns
+        the message as the wire carries it (`MessageRead`)."""
         seat = await self.seated_in(user_id=user_id, room_id=room_id)
         text = clean_message(content, self._message_max)
         record = MessageRecord(id=str(uuid.uuid4()), room_id=room_id, user_id=user_id,
                                sender_name=seat.display_name, content=text,
                                created_at=self._clock.now())
-        message = message_view(record)
-        payload = {"roomId": room_id, "message": message.wire()}
+        message = message_wire(record)
+        payload = {"roomId": room_id, "message": message}
         # Committed (with whatever else arrived meanwhile), then announced in history order.
         await self._chat.append(record, lambda: self._broadcaster.to_room(
             room_id, "new-message", payload, in_order=True))

@@ -111,8 +111,10 @@ class Member:
                 continue
             seq += 1
             try:
-                ack = await self.socket.call("send-message",
-                                             {"content": f"{self.name} #{seq}"}, timeout_s=10)
+                # A node that goes away mid-call never answers: waiting out the call's timeout
+                # (10 s) would outlast the seat's grace (8 s) before this member even moves.
+                ack = await self.socket.call_while_connected(
+                    "send-message", {"content": f"{self.name} #{seq}"}, timeout_s=10)
             except socketio.exceptions.SocketIOError:
                 self.unanswered += 1  # its node went away mid-call: not acknowledged
                 continue

@@ -39,6 +39,7 @@ class SocketClient:
         self.events: dict[str, list[Any]] = defaultdict(list)
         self.log: list[tuple[str, Any]] = []  # every event in arrival order
         self.connect_error: Any = None
+        self.gone = asyncio.Event()  # set when the namespace disconnects
 
     async def connect(self, transports: list[str] | None = None, *,
                       expect_refusal: bool = False, **kwargs: Any) -> SocketClient:
@@ -55,6 +56,10 @@ class SocketClient:
         @self.sio.on("connect_error", namespace=self.namespace)
         async def on_connect_error(data: Any) -> None:
             self.connect_error = data
+
+        @self.sio.on("disconnect", namespace=self.namespace)
+        async def on_disconnect(*args: Any) -> None:
+            self.gone.set()
 
         try:
             await self.sio.connect(self.base_url, namespaces=[self.namespace],
@@ -90,6 +95,22 @@ class SocketClient:
     async def call(self, event: str, data: Any = None, timeout_s: float = 10) -> Any:
         assert self.sio is not None
         return await self.sio.call(event, data, namespace=self.namespace, timeout=timeout_s)
+
+    async def call_while_connected(self, event: str, data: Any = None, timeout_s: float = 10) -> Any:
+        """`call`, given up when the socket disconnects first (as an app using socket.io-client
+        stops waiting for an acknowledgement then): python-socketio's own call waits out its
+        timeout, which a node going away mid-call turns into a needless wait."""
+        assert self.sio is not None
+        ack = asyncio.ensure_future(self.sio.call(event, data, namespace=self.namespace, timeout=timeout_s))
+        gone = asyncio.ensure_future(self.gone.wait())
+        try:
+            await asyncio.wait({ack, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not ack.done():
+            ack.cancel()
+            raise socketio.exceptions.DisconnectedError(f"disconnected before {event} was acknowledged")
+        return ack.result()
 
     async def emit(self, event: str, data: Any = None) -> None:
         assert self.sio is not None

@@ -378,7 +378,7 @@ class StrictServer(socketio.AsyncServer):
                  send_queue_max_packets: int, send_queue_max_bytes: int,
                  connection_aborter: Callable[[dict], Callable[[], None] | None],
                  **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, serializer=fanout_adapter.LeanPacket, **kwargs)
         fanout_adapter.install(self)
         # Read by every StrictSocket (a socket knows only its Engine.IO server).
         self.eio.send_queue_bounds = (send_queue_max_packets, send_queue_max_bytes)

@@ -40,6 +40,7 @@ import time
 from typing import Any
 
 import engineio.async_socket
+import engineio.json
 import engineio.packet as eio_packet
 import socketio
 import socketio.packet as sio_packet
@@ -115,6 +116,56 @@ def encode_event(namespace: str, data: list) -> str | None:
     except TypeError:
         return None
     return f"2{namespace},{body}" if namespace != "/" else "2" + body
+
+
+_decode = json.JSONDecoder(parse_int=engineio.json._safe_int).decode
+
+
+class _Json:
+    """The JSON functions python-socketio's packets call (and its pub/sub managers, through
+    `packet_class.json`), with one decoder built once for text (python-engineio's `loads`
+    builds one per call), keeping python-engineio's cap on integer digits."""
+
+    @staticmethod
+    def loads(text: Any, **kwargs: Any) -> Any:
+        if kwargs or not isinstance(text, str):  # bytes from a message queue, options
+            return engineio.json.loads(text, **kwargs)
+        return _decode(text)
+
+    dumps = staticmethod(json.dumps)
+
+
+class LeanPacket(sio_packet.Packet):
+    """python-socketio's packet, cheaper for the JSON nearly every packet carries. Whether a
+    payload has binary parts is found by encoding it (in C) instead of walking it in Python,
+    and that encoding is what `encode` sends; a payload with bytes in it fails to encode and
+    takes python-socketio's way. Decoding reuses one JSON decoder. The server's
+    `packet_class` (StrictServer)."""
+
+    json = _Json
+    _body: str | None = None
+
+    def __init__(self, packet_type: int = sio_packet.EVENT, data: Any = None,
+                 namespace: str | None = None, id: int | None = None,  # noqa: A002
+                 binary: bool | None = None, encoded_packet: Any = None) -> None:
+        if binary is None and data is not None and not encoded_packet:
+            try:
+                self._body = _dumps(data)
+                binary = False
+            except (TypeError, ValueError):  # bytes in it (or not JSON at all): as upstream
+                pass
+        super().__init__(packet_type, data, namespace, id, binary, encoded_packet)
+
+    def encode(self) -> Any:
+        body = self._body
+        if body is None or self.packet_type not in (sio_packet.EVENT, sio_packet.ACK):
+            return super().encode()
+        head = str(self.packet_type)
+        if self.namespace is not None and self.namespace != "/":
+            head += self.namespace + ","
+        if self.id is not None:
+            head += str(self.id)
+        return head + body
 
 
 class Cork:
@@ -355,6 +406,30 @@ def self_test() -> None:
             break
     if encode_event("/", ["e", {"b": b"x"}]) is not None:
         problems.append("binary events not told apart")
+    lean_checks = [
+        dict(packet_type=sio_packet.EVENT, namespace="/public-room/r", data=["m", {"é": [1.5]}]),
+        dict(packet_type=sio_packet.ACK, namespace="/n", id=12, data=[{"success": True}]),
+        dict(packet_type=sio_packet.ACK, id=3, data=[None]),
+        dict(packet_type=sio_packet.CONNECT, namespace="/n", data={"sid": "x"}),
+        dict(packet_type=sio_packet.EVENT, data=["bin", {"b": b"\x00"}]),
+    ]
+    for fields in lean_checks:
+        lean, stock = LeanPacket(**fields), sio_packet.Packet(**fields)
+        if (lean.encode(), lean.packet_type) != (stock.encode(), stock.packet_type):
+            problems.append(f"socketio.Packet encoding ({fields['packet_type']})")
+    for text in ('2/public-room/r,7["send-message",{"content":"x"}]', '3/n,4[{"a":[1,2]}]',
+                 '0/n,{"token":"t"}', '2["e",null]'):
+        lean, stock = LeanPacket(encoded_packet=text), sio_packet.Packet(encoded_packet=text)
+        if (lean.packet_type, lean.namespace, lean.id, lean.data) != \
+                (stock.packet_type, stock.namespace, stock.id, stock.data):
+            problems.append("socketio.Packet decoding")
+    if LeanPacket.json.loads(b'{"a":[1]}') != {"a": [1]}:
+        problems.append("JSON from bytes (pub/sub managers)")
+    try:
+        LeanPacket(encoded_packet="2" + "[" + "1" * 101 + "]")
+        problems.append("engineio.json integer cap")
+    except ValueError:
+        pass
     if "self.eio.send(eio_sid, encoded_packet)" not in inspect.getsource(
             socketio.AsyncServer._send_packet):
         problems.append("socketio.AsyncServer._send_packet")

@@ -63,3 +63,17 @@ async def test_a_full_rooms_reports_leave_in_several_packets(monkeypatch: pytest
         await asyncio.sleep(0)
     assert b"".join(sent) == b"".join(parts) and len(sent) == 2
     assert counters.sender_reports == 18 and counters.rtcp_compounds == 2
+
+
+@pytest.mark.parametrize(("now", "expected"), [
+    (10.0, 0.2),          # on a boundary: the next one
+    (10.05, 0.15),        # a late wake-up: the next boundary
+    (10.1999, 0.2001),    # woke just before the boundary it slept for: the one after it
+    (10.16, 0.24),        # within a quarter period of a boundary: the one after it
+])
+def test_the_next_boundary_is_never_the_one_just_reached(now: float, expected: float) -> None:
+    from publicrooms.media.reports import next_boundary_s
+
+    wait = next_boundary_s(now, 0.2)
+    assert wait == pytest.approx(expected, abs=1e-6)
+    assert 0.05 <= wait <= 0.25

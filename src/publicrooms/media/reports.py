@@ -72,6 +72,11 @@ async def _send_all(transport: Any, packets: list[bytes]) -> None:
 
 
 def next_boundary_s(now_s: float, period_s: float) -> float:
-    """Seconds from `now_s` to the next multiple of `period_s` (never 0: a whole period then)."""
+    """Seconds from `now_s` to the next multiple of `period_s` at least a quarter period away.
+
+    A loop timer can fire a little before the boundary it was set for (uvloop's timers run on a
+    cached loop time): the work done then is that boundary's, and the next sleep must reach the
+    following one, not the same boundary a millisecond later (a second report in one period).
+    """
     wait = period_s - (now_s % period_s)
-    return wait if wait > 1e-6 else period_s
+    return wait if wait > period_s / 4 else wait + period_s

@@ -35,12 +35,12 @@ def participant_view(seat: Seat) -> ParticipantRead:
 
 
 def message_view(message: MessageRecord) -> MessageRead:
-    return MessageRead(id=message.id, sender_id=message.user_id, sender_name=message.sender_name,
-                       content=message.content, timestamp=iso(message.created_at))
+    return MessageRead.model_validate(message_wire(message))
 
 
 def message_wire(message: MessageRecord) -> dict[str, str]:
-    """`message_view(message).wire()`, built directly: a chat message's broadcast and its
-    acknowledgement share it, and no model is validated and dumped per message."""
+    """`message_view(message).wire()`, built directly (the one place a record becomes a wire
+    message): a chat message's broadcast and its acknowledgement share it, and no model is
+    validated and dumped per message."""
     return {"id": message.id, "senderId": message.user_id, "senderName": message.sender_name,
             "content": message.content, "timestamp": iso(message.created_at)}

@@ -34,7 +34,9 @@ The versions are pinned in pyproject.toml and `self_test()` runs at start-up.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,6 +61,16 @@ _CLIENT_TYPES = {sio_packet.CONNECT, sio_packet.DISCONNECT, sio_packet.EVENT, si
 _EIO_TYPES = set(range(len(eio_packet.packet_names)))
 # Request text python-engineio copies into the environ besides the HTTP_* headers.
 _REQUEST_TEXT = {"QUERY_STRING", "RAW_URI", "CONTENT_TYPE", "CONTENT_LENGTH"}
+
+
+# A plain event on a namespace, as the direct path takes it: `42` (Engine.IO MESSAGE, Socket.IO
+# EVENT), the namespace (no query), then an acknowledgement id of at most 15 digits.
+_DIRECT_HEAD = re.compile(r"42(/[^,?]*),(\d{1,15}(?!\d))?")
+
+
+@functools.lru_cache(maxsize=256)
+def _is_coroutine_function(handler: Callable) -> bool:
+    return inspect.iscoroutinefunction(handler)
 
 
 class MalformedPacket(Exception):
@@ -234,6 +246,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         if not self.queue.empty():
             self._wake_writer()
         max_size = self.server.max_http_buffer_size
+        direct = getattr(self.server, "direct_event", None)
         while True:
             try:
                 data = await ws.wait()
@@ -244,6 +257,9 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
             if data is None or (data and len(data) > max_size):
                 break  # closed by the client, or a message over the limit (as upstream)
             try:
+                if direct is not None and type(data) is str and data.startswith("42/") \
+                        and await direct(self.sid, data):
+                    continue  # a namespace's event, handled without the layers in between
                 await self.receive(eio_packet.Packet(encoded_packet=data))
             except engineio.exceptions.UnknownPacketError:
                 pass
@@ -384,6 +400,8 @@ class StrictServer(socketio.AsyncServer):
         self.eio.send_queue_bounds = (send_queue_max_packets, send_queue_max_bytes)
         self.eio.connection_aborter = connection_aborter
         self.eio.deadlines = Deadlines()  # every socket's heartbeat
+        self.eio.direct_event = self.direct_event  # a WebSocket reader's namespace events
+        self.direct_events = 0  # events handled by `direct_event`
         self._clock = clock
         self.max_attachments = max_attachments
         self.max_attachment_bytes = max_attachment_bytes
@@ -509,6 +527,46 @@ class StrictServer(socketio.AsyncServer):
             return
         await super()._send_packet(eio_sid, pkt)
 
+    async def direct_event(self, eio_sid: str, text: str) -> bool:
+        """Handle a plain event sent to a namespace (`42/ns,id[name, ...]`, as a WebSocket
+        session's reader gets it) without the layers python-engineio and python-socketio put
+        between the frame and the handler: the same decoding, checks, handler and
+        acknowledgement, with no packet objects, closures or task on the way. False: not such
+        an event (or not on a connected namespace): the usual path takes it, and refuses it
+        if it has to."""
+        head = _DIRECT_HEAD.match(text)
+        if head is None or eio_sid in self._binary_packet:
+            return False
+        try:
+            data = fanout_adapter.LeanPacket.json.loads(text[head.end():])
+        except (ValueError, RecursionError):
+            return False
+        if type(data) is not list or not data or type(data[0]) is not str:
+            return False
+        namespace = head.group(1)
+        manager = self.manager
+        sid = manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is None or not manager.is_connected(sid, namespace):
+            return False
+        event = data[0]
+        handler, args = self._get_event_handler(event, namespace, (sid, *data[1:]))
+        if handler is None or not _is_coroutine_function(handler):
+            return False
+        try:
+            result = await handler(*args)
+        except asyncio.CancelledError:  # as python-socketio: the reader goes on
+            result = None
+        self.direct_events += 1
+        ack_id = head.group(2)
+        if ack_id is not None and result is not self.not_handled:
+            answer = [] if result is None else list(result) if isinstance(result, tuple) \
+                else [result]
+            # Straight to the WebSocket when nothing waits ahead of it, else through its queue.
+            if not manager.send_ack_data(eio_sid, namespace, int(ack_id), answer):
+                await self._send_packet(eio_sid, self.packet_class(
+                    sio_packet.ACK, namespace=namespace, id=int(ack_id), data=answer))
+        return True
+
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
             await self._dispatch(eio_sid, data)
@@ -632,6 +690,26 @@ def self_test() -> None:
         problems.append("socketio.packet.Packet decoding")
     elif not pkt.add_attachment(b"x") or pkt.data != ["e", b"x"]:
         problems.append("socketio.packet.Packet.add_attachment")
+    # The direct event path (StrictServer.direct_event) does what these do for an event.
+    if "'message', self.sid, pkt.data" not in inspect.getsource(sock.receive):
+        problems.append("engineio.AsyncSocket.receive (message)")
+    internal = inspect.getsource(socketio.AsyncServer._handle_event_internal)
+    if "server._trigger_event(data[0], namespace, sid, *data[1:])" not in internal \
+            or "r != self.not_handled and id is not None" not in internal \
+            or "data = list(r)" not in internal:
+        problems.append("socketio.AsyncServer._handle_event_internal")
+    if "self._get_event_handler(event, namespace, args)" not in inspect.getsource(
+            socketio.AsyncServer._trigger_event):
+        problems.append("socketio.AsyncServer._trigger_event (handler lookup)")
+    for text in ('42/public-room/r,7["send-message",{"content":"x"}]', '42/n,["e",1,null]',
+                 '42/,012["e"]'):
+        head = _DIRECT_HEAD.match(text)
+        stock = socketio.packet.Packet(encoded_packet=text[1:])
+        if head is None or (head.group(1), None if head.group(2) is None else int(head.group(2)),
+                            fanout_adapter.LeanPacket.json.loads(text[head.end():])) != \
+                (stock.namespace, stock.id, stock.data):
+            problems.append("socketio.packet.Packet decoding (direct events)")
+            break
     if problems:
         raise RuntimeError("python-socketio/python-engineio internals changed (pinned versions "
                            "in pyproject.toml): " + ", ".join(problems))

@@ -5,10 +5,15 @@ and are the reference here."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
+import pytest
+from wsproto.events import Message, Ping
+
+from publicrooms.http_adapter import LeanWebSocketProtocol
 from publicrooms.settings import LimitSettings
-from tests.support.clients import wait_for
+from tests.support.clients import new_ip, wait_for
+from tests.support.stalled import StalledReader
 
 ROOM = "/public-room/deep-focus"
 
@@ -88,3 +93,34 @@ async def test_a_direct_event_without_an_ack_is_handled_and_not_answered(server_
     # Its next call is answered (the reader went on) and both were direct.
     assert (await sender.call("pong"))["success"]
     assert await direct_events(server) - before == 2
+
+
+@pytest.mark.single_node
+async def test_a_frame_of_another_kind_hands_the_connection_to_websockets(server_factory) -> None:
+    """Text frames are read directly until a frame of another kind arrives (here a ping, in
+    the same read as the frames around it); from then on websockets reads the connection:
+    the ping is answered, a fragmented message is put together, and every event before and
+    after is answered in order."""
+    server = server_factory()
+    wire = await StalledReader(server.url, new_ip()).open()
+    try:
+        assert (await wire.join_room(ROOM, "Wire"))["success"]
+        before = LeanWebSocketProtocol.direct_frames
+        burst = b"".join(wire.ws.send(event) for event in (
+            Message(data=f'42{ROOM},10["pong"]'),
+            Ping(payload=b"are you there"),
+            Message(data=f'42{ROOM},11["po', message_finished=False),
+            Message(data='ng"]'),
+            Message(data=f'42{ROOM},12["send-message",{{"content":"after the ping"}}]'),
+        ))
+        await asyncio.get_running_loop().sock_sendall(wire.sock, burst)
+        await wire.read_until(lambda: any(t.startswith(f"43{ROOM},12") for t in wire.texts),
+                              "the last event answered")
+        acks = [t for t in wire.texts if t.startswith(f"43{ROOM},1") and t[len(ROOM) + 4] != "["]
+        assert [a[:len(ROOM) + 5] for a in acks] == [f"43{ROOM},{n}" for n in (10, 11, 12)]
+        assert all('"success":true' in a for a in acks), acks
+        assert wire.pongs == [b"are you there"]
+        # Only the frame before the ping was read directly (the join's frames before it).
+        assert LeanWebSocketProtocol.direct_frames - before == 1
+    finally:
+        wire.close()

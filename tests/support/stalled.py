@@ -9,7 +9,7 @@ import socket
 from urllib.parse import urlsplit
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import (AcceptConnection, CloseConnection, Message, Ping, Request,
+from wsproto.events import (AcceptConnection, CloseConnection, Message, Ping, Pong, Request,
                             TextMessage)
 
 RCVBUF_BYTES = 4096
@@ -24,6 +24,7 @@ class StalledReader:
         self.ws = WSConnection(ConnectionType.CLIENT)
         self.texts: list[str] = []
         self._partial: list[str] = []
+        self.pongs: list[bytes] = []  # payloads of the server's WebSocket pongs
         self.sock: socket.socket | None = None
 
     async def open(self) -> StalledReader:
@@ -64,6 +65,8 @@ class StalledReader:
             return
         if isinstance(event, Ping):
             await self._send(event.response())
+        elif isinstance(event, Pong):
+            self.pongs.append(bytes(event.payload))
         elif isinstance(event, TextMessage):
             self._partial.append(event.data)
             if event.message_finished:

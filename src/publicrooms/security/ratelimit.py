@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
+from limits.aio.storage.memory import Entry
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
@@ -29,12 +34,46 @@ class SweptMemoryStorage(MemoryStorage):
     async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - overrides private
         return None
 
+    def take(self, key: str, limit: int, expiry: int) -> bool:
+        """`acquire_entry(key, limit, expiry)` in one synchronous step: what every hit on this
+        process's storage costs. The same entries (newest first) and the same decision, without
+        the asyncio lock (nothing here awaits, so no other hit can come between) and the four
+        error-wrapping coroutines limits puts around each call; and a window keeps no more
+        entries than its limit, the only ones a decision or a count can reach (the sweep drops
+        the rest later)."""
+        if limit < 1:
+            return False
+        events = self.events.get(key)
+        if events is None:
+            events = self.events[key] = []
+        if len(events) >= limit and events[limit - 1].atime >= time.time() - expiry:
+            return False
+        events.insert(0, Entry(expiry))
+        if len(events) > limit:
+            del events[limit:]
+        return True
+
     async def expire(self) -> None:
         await self._MemoryStorage__expire_events()
 
 
-if not hasattr(MemoryStorage, "_MemoryStorage__expire_events"):  # pragma: no cover
-    raise ImportError("limits.aio.storage.MemoryStorage changed: see SweptMemoryStorage")
+def _self_test() -> None:
+    """`take` decides as limits' own `acquire_entry` does, on the same entries."""
+    if not hasattr(MemoryStorage, "_MemoryStorage__expire_events") \
+            or "self.events[key][limit - amount]" not in inspect.getsource(
+                MemoryStorage.acquire_entry):
+        raise ImportError("limits.aio.storage.MemoryStorage changed: see SweptMemoryStorage")
+
+
+_self_test()
+
+
+@lru_cache(maxsize=64)
+def _item(amount: int, window_s: int) -> tuple[RateLimitItemPerSecond, Callable[..., str]]:
+    """A rule's limits item (one per rule, not one per hit) and its key maker, which
+    remembers the keys of recent hitters (limits builds each key afresh)."""
+    item = RateLimitItemPerSecond(amount, window_s)
+    return item, lru_cache(maxsize=65536)(item.key_for)
 
 
 def _storage(uri: str, key_prefix: str | None):  # noqa: ANN202
@@ -79,6 +118,8 @@ class RateLimiter:
         self._blocks = blocks
         self._storage = _storage(storage_uri, key_prefix)
         self._limiter = MovingWindowRateLimiter(self._storage)
+        # In-process windows are counted directly (SweptMemoryStorage.take).
+        self._local = self._storage if isinstance(self._storage, SweptMemoryStorage) else None
 
     async def hit(self, rule: LimitRule, key: str, *, report: bool = False) -> Allowance | None:
         """Count one hit; raise the rule's error (with the wait) when over or blocked.
@@ -86,11 +127,15 @@ class RateLimiter:
         With `report`, also read the window back for rate-limit headers (one more storage call,
         so only HTTP asks for it).
         """
-        item = RateLimitItemPerSecond(rule.amount, rule.window_s)
+        item, key_for = _item(rule.amount, rule.window_s)
         left = await self._blocks.blocked_for(rule.name, key)
         if left > 0:
             raise rule.error(retry_after_s=left, details={"limit": rule.name})
-        if not await self._limiter.hit(item, rule.name, key):
+        if self._local is not None:
+            allowed = self._local.take(key_for(rule.name, key), rule.amount, rule.window_s)
+        else:
+            allowed = await self._limiter.hit(item, rule.name, key)
+        if not allowed:
             await self._blocks.block(rule.name, key, rule.block_s)
             # Nothing counts during the block, and the key starts afresh when it ends.
             await self._limiter.clear(item, rule.name, key)

@@ -6,7 +6,6 @@ One use case per action, the same for REST and Socket.IO; socket ids never reach
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,6 +21,7 @@ from publicrooms.errors import (
     RoomNotFound,
     SystemAtCapacity,
 )
+from publicrooms.ids import new_uuid
 from publicrooms.schemas.rooms import (
     JoinResponse,
     MessageRead,
@@ -358,7 +358,7 @@ class RoomService:
         the message as the wire carries it (`MessageRead`)."""
         seat = await self.seated_in(user_id=user_id, room_id=room_id)
         text = clean_message(content, self._message_max)
-        record = MessageRecord(id=str(uuid.uuid4()), room_id=room_id, user_id=user_id,
+        record = MessageRecord(id=new_uuid(), room_id=room_id, user_id=user_id,
                                sender_name=seat.display_name, content=text,
                                created_at=self._clock.now())
         message = message_wire(record)

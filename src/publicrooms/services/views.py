@@ -13,7 +13,10 @@ from publicrooms.store.sql import MessageRecord
 
 def iso(moment: datetime) -> str:
     """ISO-8601 UTC with milliseconds and `Z`, as JavaScript's toISOString writes it."""
-    # isoformat truncates to milliseconds as the // 1000 did, at a third of strftime's cost.
+    # isoformat truncates to milliseconds as the // 1000 did, at a third of strftime's cost;
+    # a UTC moment (every clock reading) only trades its "+00:00" for the "Z".
+    if moment.tzinfo is timezone.utc:
+        return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
     moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.isoformat(timespec="milliseconds") + "Z"
 

@@ -7,7 +7,7 @@ import re
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from publicrooms.errors import InvalidDisplayName, InvalidMessage, MaliciousInput
@@ -192,9 +192,28 @@ SQLISH = WORDS + SQL_PAYLOADS + [
 
 @given(st.lists(st.sampled_from(SQLISH), min_size=1, max_size=10), st.sampled_from(["", " ", "\t"]))
 def test_the_detector_s_quick_refusal_never_changes_its_answer(parts: list[str], sep: str) -> None:
-    """The cheap first look (`_TRIGGER`) only skips text the full patterns cannot match."""
+    """The cheap first look (`_might_be_sql`) only skips text the full patterns cannot match."""
     from publicrooms.security import sqli
 
     text = sep.join(parts)
     full = any(sqli._SQL.search(view) for view in sqli._views(text))
     assert sqli.looks_like_sql_injection(text) == full, text
+
+
+# The first look as one regular expression (how it was first written): the str searches that
+# replaced it must let through at least everything this lets through.
+_ONE_REGEX_FIRST_LOOK = r"['\"`;]|union|\bor\s+\d|{number}(?:{boolean}|{clause})"
+
+
+@settings(max_examples=500)
+@given(st.one_of(st.text(max_size=60), st.lists(st.sampled_from(
+    SQLISH + ["ſ", "İ", "ı", "K", "UNİON", "unıon", "oR 1", "Or\t2", "1 ", "-0x1f ", "3) "]),
+    max_size=6).map("".join)))
+def test_the_first_look_lets_through_all_the_single_regex_did(text: str) -> None:
+    from publicrooms.security import sqli
+
+    reference = re.compile(_ONE_REGEX_FIRST_LOOK.format(
+        number=sqli._NUMBER_BREAK, boolean=sqli._BOOL, clause=sqli._CLAUSE),
+        re.IGNORECASE | re.DOTALL)
+    if reference.search(text):
+        assert sqli._might_be_sql(text), text

@@ -93,7 +93,13 @@ def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
                 **result}
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        stopping = time.monotonic()
+        try:
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        sys.stderr.write(f"{kind}: exited {time.monotonic() - stopping:.1f} s after SIGTERM\n")
 
 
 def main() -> None:

@@ -11,12 +11,15 @@ uvicorn protocol behind an ASGI `send` and returns its transport's `abort`.
 
 An idle WebSocket should hold little: `LeanWebSocketProtocol` (uvicorn's websockets-sansio
 protocol) keeps its receive queue and writable flag in `publicrooms.lean`'s containers and
-lets the handshake's request and response go once the WebSocket is accepted.
+lets the handshake's request and response go once the WebSocket is accepted. It also reads a
+client's ordinary text frames itself (`read_text_frames`), without websockets' generic parser.
 
 This is the one place that touches uvicorn internals (`HttpToolsProtocol` and its httptools
 callbacks `on_message_begin` / `on_headers_complete`; the WebSocket protocols' bound `send`
 and `transport`; `WebSocketsSansIOProtocol`'s `queue`, `writable`, `request`, `response`,
-`handshake_complete`); `self_test()` runs at start-up.
+`handshake_complete`, `read_paused`, `close_sent`, `data_received` and the messages it queues)
+and websockets' protocol state (`reader.buffer`, `current_size`, `expect_continuation_frame`,
+`parser_exc`, `max_message_size`, `extensions`); `self_test()` runs at start-up.
 """
 
 from __future__ import annotations
@@ -269,6 +272,27 @@ def self_test() -> None:
     assigned = set(re.findall(r"self\.(\w+)\s*(?::[^=\n]+)?=(?!=)", lean))
     if not assigned <= set(_WEBSOCKET_ATTRIBUTES):
         missing.append(f"WebSocketsSansIOProtocol attributes {sorted(assigned - set(_WEBSOCKET_ATTRIBUTES))}")
+    # Frames read directly (LeanWebSocketProtocol.data_received) are queued as uvicorn queues
+    # them, with its read pausing, and only where websockets' parser is between frames.
+    if "self.conn.receive_data(data)" not in inspect.getsource(
+            WebSocketsSansIOProtocol.data_received) \
+            or '{"type": "websocket.receive", "text": data.decode()}' not in inspect.getsource(
+                WebSocketsSansIOProtocol.send_receive_event_to_app) \
+            or "self.read_paused and self.queue.empty()" not in inspect.getsource(
+                WebSocketsSansIOProtocol.receive):
+        missing.append("WebSocketsSansIOProtocol receiving (direct frames)")
+    from websockets.frames import Frame, Opcode
+    from websockets.server import ServerProtocol
+
+    server = ServerProtocol(max_size=1000)
+    if not (isinstance(getattr(getattr(server, "reader", None), "buffer", None), bytearray)
+            and server.current_size is None and server.expect_continuation_frame is False
+            and server.parser_exc is None and server.max_message_size == 1000
+            and server.extensions == []):
+        missing.append("websockets Protocol state (direct frames)")
+    frame = Frame(Opcode.TEXT, "é1".encode()).serialize(mask=True, extensions=[])
+    if read_text_frames(frame + frame[:3], 1000) != (["é1"], len(frame), True):
+        missing.append("websockets masking (direct frames)")
     if missing:
         raise RuntimeError("uvicorn internals changed (see pyproject.toml pin): "
                            + ", ".join(missing))

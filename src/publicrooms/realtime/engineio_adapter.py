@@ -27,7 +27,10 @@ This is the one place that touches those libraries' private parts: `_handle_eio_
 `_handle_eio_connect`, `_binary_packet`, `_handle_connect/_disconnect/_event/_ack` on the
 Socket.IO server, and `AsyncSocket.receive/send/poll/close/handle_get_request/queue`,
 `_upgrade_websocket`, `_websocket_handler`, `schedule_ping`, `last_ping`,
-`check_ping_timeout` plus `AsyncServer.sockets` on the Engine.IO side.
+`check_ping_timeout` plus `AsyncServer.sockets` on the Engine.IO side. A plain event read from
+a WebSocket is handled by `StrictServer.direct_event`, which does what `AsyncSocket.receive`,
+`_handle_event`, `_handle_event_internal` and `_trigger_event` do for it, through
+`_get_event_handler` and `not_handled`, without their packet objects and closures.
 The versions are pinned in pyproject.toml and `self_test()` runs at start-up.
 """
 

@@ -249,7 +249,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
         if not self.queue.empty():
             self._wake_writer()
         max_size = self.server.max_http_buffer_size
-        direct = getattr(self.server, "direct_event", None)
+        direct = self.server.direct_event  # StrictServer's (a StrictSocket's server is one)
         while True:
             try:
                 data = await ws.wait()
@@ -260,8 +260,7 @@ class StrictSocket(engineio.async_socket.AsyncSocket):
             if data is None or (data and len(data) > max_size):
                 break  # closed by the client, or a message over the limit (as upstream)
             try:
-                if direct is not None and type(data) is str and data.startswith("42/") \
-                        and await direct(self.sid, data):
+                if type(data) is str and data.startswith("42/") and await direct(self.sid, data):
                     continue  # a namespace's event, handled without the layers in between
                 await self.receive(eio_packet.Packet(encoded_packet=data))
             except engineio.exceptions.UnknownPacketError:
@@ -560,14 +559,14 @@ class StrictServer(socketio.AsyncServer):
         except asyncio.CancelledError:  # as python-socketio: the reader goes on
             result = None
         self.direct_events += 1
-        ack_id = head.group(2)
-        if ack_id is not None and result is not self.not_handled:
+        if head.group(2) is not None and result is not self.not_handled:
+            ack_id = int(head.group(2))
             answer = [] if result is None else list(result) if isinstance(result, tuple) \
                 else [result]
             # Straight to the WebSocket when nothing waits ahead of it, else through its queue.
-            if not manager.send_ack_data(eio_sid, namespace, int(ack_id), answer):
+            if not manager.send_ack_data(eio_sid, namespace, ack_id, answer):
                 await self._send_packet(eio_sid, self.packet_class(
-                    sio_packet.ACK, namespace=namespace, id=int(ack_id), data=answer))
+                    sio_packet.ACK, namespace=namespace, id=ack_id, data=answer))
         return True
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:

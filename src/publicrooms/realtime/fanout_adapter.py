@@ -128,20 +128,25 @@ def encode_event(namespace: str, data: list) -> str | None:
     `Packet.encode` writes it, in one pass (no walk for binary parts first); None when `data`
     holds bytes (a binary event: python-socketio's path sends it)."""
     try:
-        body = _dumps(data)
+        return packet_text(sio_packet.EVENT, namespace, None, _dumps(data))
     except TypeError:
         return None
-    return f"2{namespace},{body}" if namespace != "/" else "2" + body
 
 
 def encode_ack(namespace: str, ack_id: int, data: list) -> str | None:
     """The Socket.IO ACK packet answering `ack_id` with `data`, as python-socketio's
     `Packet.encode` writes it; None when `data` holds bytes (a binary ACK)."""
     try:
-        body = _dumps(data)
+        return packet_text(sio_packet.ACK, namespace, ack_id, _dumps(data))
     except TypeError:
         return None
-    return f"3{namespace},{ack_id}{body}" if namespace != "/" else f"3{ack_id}{body}"
+
+
+def packet_text(kind: int, namespace: str | None, ack_id: int | None, body: str) -> str:
+    """A Socket.IO text packet around its JSON `body`, as python-socketio's `Packet.encode`
+    writes it: the type, the namespace (none for "/"), the acknowledgement id."""
+    head = str(kind) if namespace is None or namespace == "/" else f"{kind}{namespace},"
+    return head + body if ack_id is None else f"{head}{ack_id}{body}"
 
 
 _decoder = json.JSONDecoder(parse_int=engineio.json._safe_int)
@@ -200,12 +205,7 @@ class LeanPacket(sio_packet.Packet):
         body = self._body
         if body is None or self.packet_type not in (sio_packet.EVENT, sio_packet.ACK):
             return super().encode()
-        head = str(self.packet_type)
-        if self.namespace is not None and self.namespace != "/":
-            head += self.namespace + ","
-        if self.id is not None:
-            head += str(self.id)
-        return head + body
+        return packet_text(self.packet_type, self.namespace, self.id, body)
 
 
 class Cork:

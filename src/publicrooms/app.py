@@ -21,7 +21,7 @@ from publicrooms.context import AppContext
 from publicrooms import http_adapter
 from publicrooms.errors import ConnectionTimeout, is_outage
 from publicrooms.logging import LogFormat
-from publicrooms.realtime import engineio_adapter, fanout_adapter
+from publicrooms.realtime import engineio_adapter, fanout_adapter, manager_adapter
 from publicrooms.realtime.broadcaster import SocketBroadcaster
 from publicrooms.realtime.connections import ConnectionRegistry
 from publicrooms.realtime.gateway import Gateway
@@ -78,6 +78,7 @@ class PublicRooms:
             fanout_backlog=settings.fanout_backlog, fanout_retry_s=settings.fanout_retry_s)
         engineio_adapter.self_test()
         fanout_adapter.self_test()
+        manager_adapter.self_test()
         self.sio = engineio_adapter.StrictServer(
             clock=clock, max_attachments=settings.max_attachments,
             max_attachment_bytes=settings.max_message_bytes,

@@ -433,7 +433,11 @@ class StrictServer(socketio.AsyncServer):
             deadline.cancel()
         self._attachment_bytes.pop(eio_sid, None)
         try:
-            await super()._handle_eio_disconnect(eio_sid, reason)
+            # python-socketio's, over the session's own namespaces instead of every namespace
+            # of the server (realtime/manager_adapter.py).
+            for namespace in self.manager.namespaces_of(eio_sid):
+                await self._handle_disconnect(eio_sid, namespace, reason)
+            self.environ.pop(eio_sid, None)
         finally:
             if self.on_session_close is not None:
                 await self.on_session_close(eio_sid)
@@ -519,8 +523,7 @@ class StrictServer(socketio.AsyncServer):
         return socket.queue.qsize(), getattr(socket, "queued_bytes", 0)
 
     def _namespaces_of(self, eio_sid: str) -> list[str]:
-        return [ns for ns in self.manager.get_namespaces()
-                if self.manager.sid_from_eio_sid(eio_sid, ns) is not None]
+        return self.manager.namespaces_of(eio_sid)
 
     async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
         # An acknowledgement goes straight to the WebSocket when nothing waits ahead of it

@@ -50,6 +50,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from publicrooms.lean import LeanQueue
+from publicrooms.realtime.manager_adapter import IndexedManager
 
 
 class SendQueue(LeanQueue):
@@ -288,8 +289,9 @@ def _write_direct(socket: Any, frame: bytes, now: float, cork: Cork) -> bool:
 EVENTS = "publicrooms:events"
 
 
-class FanoutManager(AsyncManager):
-    """`emit` with one encoding per broadcast and a direct write per recipient."""
+class FanoutManager(IndexedManager):
+    """`emit` with one encoding per broadcast and a direct write per recipient (and the
+    per-client lookups of IndexedManager)."""
 
     # Broadcast copies (one per recipient) written directly and through the send queue.
     direct_copies = 0
@@ -400,6 +402,7 @@ def install(server: socketio.AsyncServer) -> None:
         # (`super().emit`) lands here too.
         manager.__class__ = type(f"Fanout{cls.__name__}", (cls, FanoutManager), {})
     server.eio.create_queue = SendQueue
+    manager.index()
     manager.cork()
 
 

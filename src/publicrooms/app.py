@@ -316,6 +316,9 @@ class PublicRooms:
 
     async def shutdown(self) -> None:
         await self.drain()
+        # Sockets whose tasks were cancelled past the grace still finish their cleanup (seats,
+        # sessions) before the stores below close; a cleanup that takes longer is cancelled.
+        await self.gateway.cleanups_finished(self.settings.cleanup.shutdown_grace_s or 5.0)
         await self.ctx.rooms.lobby_feed.close()
         await self.state.node.leave()
         await self.state.close()

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -158,6 +159,48 @@ async def test_json_logging_covers_the_server_and_its_media_workers(tmp_path, cl
     assert any("did you mean PUBLICROOMS_SYSTEM_CAPACITY?" in event for _, event, _ in events)
     assert any(event == "migrations applied" for _, event, _ in events)
     assert any(event == "server stopped" for _, event, _ in events)
+
+
+async def test_sigterm_as_a_crowd_drops_at_once_ends_the_process_in_seconds(tmp_path) -> None:
+    """1,200 members of 60 rooms drop together (the npm client's process exits) and SIGTERM
+    follows at once. Their cleanups outlast a 1 s grace, so the sockets' tasks are cancelled
+    halfway through; each cleanup still finishes before the database closes, and the process
+    ends with status 0 (it used to wait for ever on a transaction cut short)."""
+    rooms = [{"id": f"crowd-{i}", "name": f"Crowd {i}", "capacity": 25} for i in range(60)]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = await _serve(tmp_path, port, PUBLICROOMS_MEDIA__ENABLED="false",
+                           PUBLICROOMS_ROOMS=json.dumps(rooms), PUBLICROOMS_SYSTEM_CAPACITY="2000",
+                           PUBLICROOMS_CLEANUP__SHUTDOWN_GRACE_S="1",
+                           PUBLICROOMS_LOG_LEVEL="warning")
+    output = bytearray()
+
+    async def read() -> None:  # the pipe never fills while the crowd comes and goes
+        while chunk := await process.stdout.read(65536):
+            output.extend(chunk)
+
+    reader = asyncio.create_task(read())
+    try:
+        await _ready(url)
+        crowd = await asyncio.create_subprocess_exec(
+            "node", str(Path(__file__).parent.parent / "node" / "crowd.mjs"), url, "crowd", "60",
+            "1200", "40", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await asyncio.wait_for(crowd.communicate(), 240)
+        assert json.loads(stdout.decode().splitlines()[-1]) == {"joined": 1200}, stderr.decode()
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 60)
+        elapsed = time.monotonic() - started
+        await reader
+        text = output.decode()
+        assert code == 0, text
+        assert elapsed < 20, f"shutdown took {elapsed:.1f} s"
+        assert "disconnect cleanup failed" not in text and "Traceback" not in text, text
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        reader.cancel()
 
 
 async def test_make_run_stops_on_a_group_signal_without_a_make_error(tmp_path) -> None:

@@ -47,6 +47,7 @@ class Gateway:
         # Engine.IO sessions refused at opening (per-IP limit): their namespaces get the reason.
         self.refused: dict[str, DomainError] = {}
         self._closing: set[asyncio.Task] = set()   # refused sessions closing once drained
+        self._cleanups: set[asyncio.Task] = set()  # disconnect cleanups under way
 
     async def session_opened(self, eio_sid: str, environ: dict) -> None:
         """A bare Engine.IO connection counts against its address's limit from the start."""
@@ -64,7 +65,7 @@ class Gateway:
 
     def table_sizes(self) -> dict[str, int]:
         return {"sessions_admitting": len(self.admitting), "sessions_refused": len(self.refused),
-                "sessions_closing": len(self._closing)}
+                "sessions_closing": len(self._closing), "cleanups_running": len(self._cleanups)}
 
     async def session_closed(self, eio_sid: str) -> None:
         if self.refused.pop(eio_sid, None) is None:
@@ -117,11 +118,39 @@ class Gateway:
         connection = self.registry.remove(sid)
         if connection is None:
             return
+        # The cleanup runs in a task of its own, shielded: a socket's task cancelled at
+        # shutdown (past the grace) then does not stop it halfway through a transaction,
+        # and shutdown waits for it before it closes the database (`cleanups_finished`).
+        cleanup = asyncio.ensure_future(self._cleanup_or_defer(connection, reason))
+        self._cleanups.add(cleanup)
+        cleanup.add_done_callback(self._cleanup_done)
+        await asyncio.shield(cleanup)
+
+    def _cleanup_done(self, cleanup: asyncio.Task) -> None:
+        self._cleanups.discard(cleanup)
+
+    async def cleanups_finished(self, timeout_s: float) -> int:
+        """Wait up to `timeout_s` for the disconnect cleanups under way; past it, cancel
+        them. Returns how many were cancelled."""
+        if not self._cleanups:
+            return 0
+        _, pending = await asyncio.wait(set(self._cleanups), timeout=timeout_s)
+        for cleanup in pending:
+            cleanup.cancel()
+        if pending:
+            log.warning("disconnect cleanups cancelled at shutdown", cancelled=len(pending),
+                        timeout_s=timeout_s)
+            await asyncio.wait(pending, timeout=1.0)
+        return len(pending)
+
+    async def _cleanup_or_defer(self, connection: Connection, reason: object) -> None:
         try:
             await self._cleanup(connection, reason)
         except Exception as exc:
             if not is_outage(exc):
-                raise
+                # Its socket's task may be gone (cancelled at shutdown): said here, once.
+                log.exception("disconnect cleanup failed", sid=connection.sid)
+                return
             # Shared state is away: the node's reconcile job finishes this cleanup later.
             log.warning("disconnect cleanup deferred", error=repr(exc))
 

@@ -12,7 +12,9 @@
 // --storm-rooms N > 1 client i opens room `${storm-room}-${i % N}` instead; the rate is
 // acknowledged joins per second of wall time, first connect to last ack. With --watchers W,
 // W lobby viewers are connected first and watch the storm: how many lobby events each one got,
-// and whether each ends on the current system seat count.
+// and whether each ends on the current system seat count. With --leave 1 (and a watcher),
+// every storm client then leaves at once (`disconnect()`): the time and server CPU until the
+// watchers see no seat taken.
 // Prints one JSON object on stdout.
 import { address, args, connected, cpuSeconds as cpuOf, ms, now, open as openAt, quantile,
          rssKb as rssOf, sleep } from "./clients.mjs";
@@ -31,6 +33,7 @@ const rssKb = () => rssOf(serverPid);
 const cpuSeconds = () => cpuOf(serverPid);
 const open = (path, localAddress) => openAt(url, path, localAddress);
 const watchers = Number(args.watchers || 0);
+const leave = args.leave === "1";
 
 // `count` lobby viewers from 127.first.x.y, connected `batch` at a time; `listen` sets up each.
 async function openViewers(count, first, listen) {
@@ -159,6 +162,16 @@ async function storm() {
   }
   const current = watching.filter((w) => w.seatsTaken === seats).length;
   const events = watching.reduce((sum, w) => sum + w.lobbyEvents, 0);
+  let left = null;
+  if (leave && watching.length) {  // everyone leaves at once; done when no seat is taken
+    const [cpuLeave, leaveStarted] = [cpuSeconds(), now()];
+    for (const socket of sockets) socket.disconnect();
+    let waited = 0;
+    for (; waited < 120000 && watching.some((w) => w.seatsTaken !== 0); waited += 20) await sleep(20);
+    left = { leave_wall_s: Math.round((now() - leaveStarted) / 10) / 100,
+             server_cpu_ms_per_leave: Math.round((cpuSeconds() - cpuLeave) / seats * 100000) / 100,
+             all_seats_free: watching.every((w) => w.seatsTaken === 0) };
+  }
   for (const socket of [...sockets, ...watching]) socket.close();
   latencies.sort((a, b) => a - b);
   return {
@@ -171,6 +184,7 @@ async function storm() {
     connect_to_ack_p99_ms: ms(quantile(latencies, 0.99)),
     ...(watchers ? { watchers, lobby_events_per_watcher: Math.round(events / watchers),
                      watchers_on_current_count: current } : {}),
+    ...(left || {}),
   };
 }
 

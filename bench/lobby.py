@@ -6,7 +6,7 @@ client generator bench/lobby.mjs (socket.io-client, one Node process) against it
 
     .venv/bin/python bench/lobby.py --node /path/to/node_modules [--viewers 10000]
         [--trials 20] [--storm 500] [--storm-rooms 1] [--only lobby|storm]
-        [--servers publicrooms,node,before] [--watchers 2000] [--env NAME=VALUE ...]
+        [--servers publicrooms,node,before] [--watchers 2000] [--leave] [--env NAME=VALUE ...]
         [--variant before=/path/to/other/src]
 
 `/path/to/node_modules` holds socket.io 4.8.1 (`npm install socket.io@4.8.1`); the clients
@@ -82,7 +82,8 @@ def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
                    "--mode", mode, "--viewers", str(args.viewers), "--trials", str(args.trials),
                    "--batch", str(args.batch), "--storm", str(args.storm),
                    "--storm-rooms", str(args.storm_rooms), "--watchers", str(args.watchers),
-                   "--concurrency", str(args.concurrency or args.storm)]
+                   "--concurrency", str(args.concurrency or args.storm),
+                   "--leave", "1" if args.leave else "0"]
         out = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
         if out.returncode != 0:
             raise RuntimeError(f"generator failed: {out.stderr[-2000:]}")
@@ -114,6 +115,8 @@ def main() -> None:
                         help="storm clients in flight at once (default: all)")
     parser.add_argument("--watchers", type=int, default=0,
                         help="lobby viewers watching the connect storm")
+    parser.add_argument("--leave", action="store_true",
+                        help="after the storm, every client leaves at once (needs a watcher)")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the publicrooms server (repeatable)")
     parser.add_argument("--only", choices=["lobby", "storm"])
@@ -127,6 +130,8 @@ def main() -> None:
                         help="a publicrooms server run from another src tree, named NAME")
     args = parser.parse_args()
     args.variants = dict(v.split("=", 1) for v in args.variant)
+    if args.leave and not args.watchers:
+        args.watchers = 1  # the watcher's seat count says when every leave is done
     # Both servers inherit this limit; 10 000 viewers need 10 000 descriptors on each side.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

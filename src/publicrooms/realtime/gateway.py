@@ -123,11 +123,8 @@ class Gateway:
         # and shutdown waits for it before it closes the database (`cleanups_finished`).
         cleanup = asyncio.ensure_future(self._cleanup_or_defer(connection, reason))
         self._cleanups.add(cleanup)
-        cleanup.add_done_callback(self._cleanup_done)
+        cleanup.add_done_callback(self._cleanups.discard)
         await asyncio.shield(cleanup)
-
-    def _cleanup_done(self, cleanup: asyncio.Task) -> None:
-        self._cleanups.discard(cleanup)
 
     async def cleanups_finished(self, timeout_s: float) -> int:
         """Wait up to `timeout_s` for the disconnect cleanups under way; past it, cancel

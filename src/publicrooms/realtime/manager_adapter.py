@@ -88,11 +88,11 @@ class IndexedManager(AsyncManager):
             for room, members in rooms.items():
                 for sid, eio_sid in members.items():
                     self._indexed(sid, namespace, room, eio_sid)
-        self.pending_connect = PendingByNamespace(self.pending_connect)
-        self.pending_disconnect = PendingByNamespace(self.pending_disconnect)
-        for pending in (self.pending_connect, self.pending_disconnect):
-            for namespace, sids in list(pending.items()):
-                pending[namespace] = sids
+        for name in ("pending_connect", "pending_disconnect"):
+            pending = PendingByNamespace()
+            for namespace, sids in getattr(self, name).items():
+                pending[namespace] = sids  # each list becomes PendingSids
+            setattr(self, name, pending)
 
     def namespaces_of(self, eio_sid: str) -> list[str]:
         """The namespaces an Engine.IO session is in (connected, connecting or leaving)."""

@@ -1,4 +1,8 @@
-"""SQL repository: the only code that writes queries. Every statement is parameterised."""
+"""SQL repository: the only code that writes queries. Every statement is parameterised.
+
+On a SQLite file the hot ones (chat inserts, what a join reads and writes) run on the file's
+own thread (`sqlite_direct`), compiled from the same SQLAlchemy statements; the rest, and every
+statement on PostgreSQL, go through the async engine."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from publicrooms.store import models
 from publicrooms.store.database import session_factory
-from publicrooms.store.sqlite_chat import SqliteChatWriter
+from publicrooms.store.sqlite_direct import Prepared, SqliteDirect, read_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,25 @@ def _join_statements(insert_of) -> tuple:  # noqa: ANN001 - the dialect's insert
 _JOIN_STATEMENTS = {"postgresql": _join_statements(postgresql.insert),
                     "sqlite": _join_statements(sqlite.insert)}
 
+# The same statements as a SQLite file's thread runs them (see sqlite_direct).
+_DIRECT_UPSERT_USER = Prepared(_JOIN_STATEMENTS["sqlite"][0],
+                               ("id", "ip_key", "display_name", "created_at", "last_active_at"))
+_DIRECT_ADD_PARTICIPANT = Prepared(_JOIN_STATEMENTS["sqlite"][1],
+                                   ("room_id", "user_id", "joined_at", "is_audio_enabled",
+                                    "is_video_enabled"))
+_DIRECT_USER_BY_ID = Prepared(_USER_BY_ID)
+_DIRECT_USER_BY_IP_KEY = Prepared(_USER_BY_IP_KEY)
+_DIRECT_RECENT_MESSAGES = Prepared(_RECENT_MESSAGES)
+_DIRECT_REMOVE_PARTICIPANT = Prepared(_REMOVE_PARTICIPANT)
+
+
+def _direct_user(row: tuple) -> UserRecord:
+    return UserRecord(row[0], row[1], row[2], read_time(row[3]), read_time(row[4]))
+
+
+def _direct_message(row: tuple) -> MessageRecord:
+    return MessageRecord(row[0], row[1], row[2], row[3], row[4], read_time(row[5]))
+
 
 class SqlStore:
     """Durable records: users, rooms, participants, messages."""
@@ -115,15 +138,16 @@ class SqlStore:
         self.engine = engine
         self._session: async_sessionmaker = session_factory(engine)
         self._upsert_user, self._add_participant = _JOIN_STATEMENTS[engine.dialect.name]
-        # A SQLite file's chat goes through a writer thread of its own (see sqlite_chat).
+        # A SQLite file's chat and join statements go through a thread of their own (see
+        # sqlite_direct); everything else, and every other database, through the engine.
         database = engine.url.database
-        self._chat_writer = SqliteChatWriter(database) if (
+        self._direct = SqliteDirect(database) if (
             engine.dialect.name == "sqlite" and database and database != ":memory:"
             and "mode=memory" not in str(engine.url)) else None
 
     async def close(self) -> None:
-        if self._chat_writer is not None:
-            await asyncio.to_thread(self._chat_writer.close)
+        if self._direct is not None:
+            await asyncio.to_thread(self._direct.close)
         await self.engine.dispose()
 
     # users ---------------------------------------------------------------------------------
@@ -131,18 +155,27 @@ class SqlStore:
     async def upsert_user(self, *, ip_key: str, display_name: str, now: datetime) -> UserRecord:
         """The user of this IP key, created or renamed (one statement: two first requests
         from one address cannot both create it)."""
+        params = {"id": str(uuid.uuid4()), "ip_key": ip_key, "display_name": display_name,
+                  "created_at": now, "last_active_at": now}
+        if self._direct is not None:
+            (row,) = await self._direct.fetch(_DIRECT_UPSERT_USER, params)
+            return _direct_user(row)
         async with self.engine.begin() as connection:
-            row = (await connection.execute(self._upsert_user, {
-                "id": str(uuid.uuid4()), "ip_key": ip_key, "display_name": display_name,
-                "created_at": now, "last_active_at": now})).one()
+            row = (await connection.execute(self._upsert_user, params)).one()
         return _user(row)
 
     async def get_user(self, user_id: str) -> UserRecord | None:
+        if self._direct is not None:
+            rows = await self._direct.fetch(_DIRECT_USER_BY_ID, {"user_id": user_id})
+            return _direct_user(rows[0]) if rows else None
         async with self.engine.connect() as connection:
             row = (await connection.execute(_USER_BY_ID, {"user_id": user_id})).first()
         return _user(row) if row else None
 
     async def get_user_by_ip_key(self, ip_key: str) -> UserRecord | None:
+        if self._direct is not None:
+            rows = await self._direct.fetch(_DIRECT_USER_BY_IP_KEY, {"ip_key": ip_key})
+            return _direct_user(rows[0]) if rows else None
         async with self.engine.connect() as connection:
             row = (await connection.execute(_USER_BY_IP_KEY, {"ip_key": ip_key})).first()
         return _user(row) if row else None
@@ -201,12 +234,18 @@ class SqlStore:
     # participants --------------------------------------------------------------------------
 
     async def add_participant(self, *, room_id: str, user_id: str, joined_at: datetime) -> None:
+        params = {"room_id": room_id, "user_id": user_id, "joined_at": joined_at,
+                  "is_audio_enabled": False, "is_video_enabled": False}
+        if self._direct is not None:
+            await self._direct.execute(_DIRECT_ADD_PARTICIPANT, params)
+            return
         async with self.engine.begin() as connection:
-            await connection.execute(self._add_participant, {
-                "room_id": room_id, "user_id": user_id, "joined_at": joined_at,
-                "is_audio_enabled": False, "is_video_enabled": False})
+            await connection.execute(self._add_participant, params)
 
     async def remove_participant(self, *, user_id: str) -> None:
+        if self._direct is not None:
+            await self._direct.execute(_DIRECT_REMOVE_PARTICIPANT, {"user_id": user_id})
+            return
         async with self.engine.begin() as connection:
             await connection.execute(_REMOVE_PARTICIPANT, {"user_id": user_id})
 
@@ -265,8 +304,8 @@ class SqlStore:
         holding, for each room of the batch, a session lock that every node's chat writer
         takes for that room, so what the body sends goes out in the order of the room's
         history on all nodes. The rooms are locked in one order, so writers never deadlock."""
-        if self._chat_writer is not None:
-            await self._chat_writer.insert(records)
+        if self._direct is not None:
+            await self._direct.insert(records)
             yield
             return
         rooms = sorted({r.room_id for r in records}) \
@@ -289,6 +328,10 @@ class SqlStore:
 
     async def recent_messages(self, room_id: str, limit: int) -> list[MessageRecord]:
         """The newest `limit` messages of a room, oldest first."""
+        if self._direct is not None:
+            rows = await self._direct.fetch(_DIRECT_RECENT_MESSAGES,
+                                            {"room_id": room_id, "limit": limit})
+            return [_direct_message(row) for row in reversed(rows)]
         async with self.engine.connect() as connection:
             rows = (await connection.execute(_RECENT_MESSAGES,
                                              {"room_id": room_id, "limit": limit})).all()

@@ -1,0 +1,180 @@
+"""A SQLite file's hot statements on a thread of its own: chat inserts, and what a join reads
+and writes.
+
+Through the async engine each statement costs the event loop SQLAlchemy's greenlet bridge, a
+pool checkout (a wait in line when a connect storm has every pooled connection busy) and
+aiosqlite's queue hop for each of cursor, execute, fetch, commit and close; and two pooled
+connections writing at once make one of them sleep in SQLite's busy handler. Here one thread
+owns one `sqlite3` connection: the loop hands it a job (a batch of chat rows, or one prepared
+statement) and gets one wake-up back once the job has committed. Jobs run in the order they
+were handed in, each in a transaction of its own.
+
+The statements are SQLAlchemy's own, compiled once for SQLite (`Prepared`); the rows are
+written as the engine writes them (the same tables, the same text form of the timestamps), so
+everything else keeps reading and writing them through the engine. A failure is raised as the
+engine would raise it (`sqlalchemy.exc.IntegrityError`, `OperationalError`…), so callers tell
+an outage from a bad statement as they always did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy.exc
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.sql import ClauseElement
+
+from publicrooms.store.database import sqlite_pragmas
+
+if TYPE_CHECKING:
+    from publicrooms.store.sql import MessageRecord
+
+_INSERT_MESSAGES = ("INSERT INTO messages (id, room_id, user_id, sender_name, content, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)")
+_QMARK = sqlite_dialect.dialect(paramstyle="qmark")
+
+
+def stored_time(value: datetime) -> str:
+    """A timestamp as SQLAlchemy's SQLite DATETIME stores it: UTC, text, microseconds."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def read_time(value: str) -> datetime:
+    """A stored timestamp back as the engine reads it, marked UTC (it was stored as UTC)."""
+    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+
+
+class Prepared:
+    """A SQLAlchemy statement compiled once for SQLite with `?` placeholders; `args` lays out
+    a call's parameters in placeholder order (the statement's own defaults filling the rest,
+    timestamps in their stored form)."""
+
+    __slots__ = ("sql", "_names", "_defaults")
+
+    def __init__(self, statement: ClauseElement, keys: Sequence[str] | None = None) -> None:
+        compiled = statement.compile(dialect=_QMARK,
+                                     column_keys=list(keys) if keys is not None else None)
+        self.sql = str(compiled)
+        self._names = tuple(compiled.positiontup or ())
+        self._defaults = {name: bind.value for name, bind in compiled.binds.items()
+                          if not bind.required}
+
+    def args(self, params: dict[str, Any]) -> tuple:
+        values = []
+        for name in self._names:
+            value = params[name] if name in params else self._defaults[name]
+            values.append(stored_time(value) if isinstance(value, datetime) else value)
+        return tuple(values)
+
+
+class SqliteDirect:
+    """Runs jobs on one SQLite connection, in one transaction each, in the order handed in."""
+
+    def __init__(self, path: str, *, busy_timeout_s: float = 30) -> None:
+        self._path = path
+        self._busy_timeout_s = busy_timeout_s
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    async def insert(self, records: Sequence[MessageRecord]) -> None:
+        """Commit chat `records` in one transaction; raises what the engine would (nothing
+        written)."""
+        rows = [(r.id, r.room_id, r.user_id, r.sender_name, r.content, stored_time(r.created_at))
+                for r in records]
+        await self._run(_insert_messages, rows, _INSERT_MESSAGES)
+
+    async def fetch(self, statement: Prepared, params: dict[str, Any]) -> list[tuple]:
+        """The rows `statement` returns (a SELECT, or a write with RETURNING, committed)."""
+        return await self._run(_fetch, statement.args(params), statement.sql)
+
+    async def execute(self, statement: Prepared, params: dict[str, Any]) -> int:
+        """Run a write and commit it; the rows it changed."""
+        return await self._run(_execute, statement.args(params), statement.sql)
+
+    async def _run(self, job: Callable[[sqlite3.Connection, Any, str], Any], args: Any,
+                   sql: str) -> Any:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._start()
+        self._jobs.put((job, args, sql, loop, done))
+        return await done
+
+    def close(self) -> None:
+        """Finish what was handed in, then close the connection (blocks until then)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join()
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="sqlite-direct",
+                                                daemon=True)
+                self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self._path, timeout=self._busy_timeout_s,
+                                     check_same_thread=False)
+        sqlite_pragmas(connection)
+        return connection
+
+    def _serve(self) -> None:
+        connection: sqlite3.Connection | None = None
+        while (item := self._jobs.get()) is not None:
+            job, args, sql, loop, done = item
+            try:
+                if connection is None:
+                    connection = self._connect()
+                with connection:  # one transaction: committed, or rolled back on error
+                    result = job(connection, args, sql)
+            except sqlite3.Error as error:
+                _answer(loop, done, None, sqlalchemy.exc.DBAPIError.instance(
+                    sql, args, error, sqlite3.Error))
+            except Exception as error:  # noqa: BLE001 - handed to the waiting caller
+                _answer(loop, done, None, error)
+            else:
+                _answer(loop, done, result, None)
+        if connection is not None:
+            connection.close()
+
+
+def _insert_messages(connection: sqlite3.Connection, rows: list[tuple], sql: str) -> None:
+    connection.executemany(sql, rows)
+
+
+def _fetch(connection: sqlite3.Connection, args: tuple, sql: str) -> list[tuple]:
+    return connection.execute(sql, args).fetchall()
+
+
+def _execute(connection: sqlite3.Connection, args: tuple, sql: str) -> int:
+    return connection.execute(sql, args).rowcount
+
+
+def _settle(done: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if done.done():
+        return  # cancelled: nobody waits for it any more
+    if error is None:
+        done.set_result(result)
+    else:
+        done.set_exception(error)
+
+
+def _answer(loop: asyncio.AbstractEventLoop, done: asyncio.Future, result: Any,
+            error: BaseException | None) -> None:
+    try:
+        loop.call_soon_threadsafe(_settle, done, result, error)
+    except RuntimeError:
+        pass  # the loop has closed: nobody waits any more

@@ -50,6 +50,10 @@ class FakeClock(Clock):
         self._sleepers.append((self._now + seconds, future))
         await future
 
+    def sleepers(self) -> int:
+        """How many sleeps wait for the clock to move."""
+        return len(self._sleepers)
+
     def advance(self, seconds: float) -> None:
         """Move time forward and wake every sleeper whose deadline has passed.
 

@@ -122,10 +122,11 @@ class Settings(BaseSettings):
     display_name_max: PositiveInt = 50
     message_max: PositiveInt = 1000
     # Group commit: chat messages arriving while one batch is written share the next
-    # transaction; a lone message is written at once unless this asks it to wait for company.
+    # transaction, and a batch starts no sooner than this after the one before it (a lone
+    # message after a quiet spell is written at once).
     chat_commit_window_s: float = Field(
-        default=0.0, ge=0, le=0.1,
-        description="how long a chat batch waits for more messages before it is written")
+        default=0.005, ge=0, le=0.1,
+        description="the least time between the starts of two chat transactions")
     chat_commit_max: PositiveInt = Field(default=200, description="messages per chat transaction")
     # Lobby updates of one room (and of the system's seats) within this window after one was
     # sent are merged into one update with the current counts. 0 (the default) sends every

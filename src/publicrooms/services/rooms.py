@@ -21,7 +21,7 @@ from publicrooms.errors import (
     RoomNotFound,
     SystemAtCapacity,
 )
-from publicrooms.ids import new_uuid
+from publicrooms.ids import new_time_ordered_uuid
 from publicrooms.schemas.rooms import (
     JoinResponse,
     MessageRead,
@@ -358,9 +358,9 @@ class RoomService:
         the message as the wire carries it (`MessageRead`)."""
         seat = await self.seated_in(user_id=user_id, room_id=room_id)
         text = clean_message(content, self._message_max)
-        record = MessageRecord(id=new_uuid(), room_id=room_id, user_id=user_id,
-                               sender_name=seat.display_name, content=text,
-                               created_at=self._clock.now())
+        now = self._clock.now()
+        record = MessageRecord(id=new_time_ordered_uuid(now), room_id=room_id, user_id=user_id,
+                               sender_name=seat.display_name, content=text, created_at=now)
         message = message_wire(record)
         payload = {"roomId": room_id, "message": message}
         # Committed (with whatever else arrived meanwhile), then announced in history order.

@@ -1,0 +1,99 @@
+"""ChatLog's pacing: a message after a quiet spell is written at once; the messages that arrive
+within the window after a batch started share the next transaction, and each sender returns
+only once its message is committed and delivered."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+
+import pytest
+
+from publicrooms.clock import FakeClock
+from publicrooms.services.chatlog import ChatLog
+from publicrooms.store.database import create_engine, migrate
+from publicrooms.store.sql import MessageRecord, RoomRecord, SqlStore
+from tests.support.clients import wait_for
+
+
+class RecordingStore(SqlStore):
+    """The real store, noting the contents of each transaction it is asked to write."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.batches: list[list[str]] = []
+
+    @asynccontextmanager
+    async def message_batch(self, records, *, across_nodes=False):  # noqa: ANN001, ANN201
+        self.batches.append([r.content for r in records])
+        async with super().message_batch(records, across_nodes=across_nodes):
+            yield
+
+
+@pytest.fixture
+async def store(tmp_path):
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    await migrate(engine)
+    sql = RecordingStore(engine)
+    now = datetime.now(timezone.utc)
+    await sql.sync_rooms([RoomRecord("study", "Study", 10, 0)], now)
+    user = await sql.upsert_user(ip_key="k1", display_name="Ada", now=now)
+    yield sql, user
+    await sql.close()
+
+
+async def test_a_quiet_log_writes_at_once_and_a_stream_waits_the_window_for_company(store):
+    sql, user = store
+    clock = FakeClock()
+    log = ChatLog(sql, window_s=5.0, pacing_clock=clock)
+    delivered: list[str] = []
+
+    async def send(text: str) -> None:
+        record = MessageRecord(str(uuid.uuid4()), "study", user.id, "Ada", text,
+                               datetime.now(timezone.utc))
+
+        async def deliver() -> None:
+            delivered.append(text)
+
+        await log.append(record, deliver)
+
+    # Nothing written for a while: the first message does not wait for the (fake) clock.
+    await asyncio.wait_for(send("one"), 10)
+    assert sql.batches == [["one"]] and delivered == ["one"]
+
+    # Within the window after that batch started: the next one waits for the window's end,
+    # and what arrives meanwhile shares its transaction.
+    two = asyncio.create_task(send("two"))
+    await wait_for(lambda: clock.sleepers() == 1, "the writer waits for the window")
+    three = asyncio.create_task(send("three"))
+    await wait_for(lambda: log.pending() == 2, "the second message is waiting too")
+    assert not two.done() and not three.done(), "a sender returns only after its commit"
+    clock.advance(5.0)
+    await asyncio.wait_for(asyncio.gather(two, three), 10)
+    assert sql.batches == [["one"], ["two", "three"]]
+    assert delivered == ["one", "two", "three"]
+
+    # A quiet window later: at once again.
+    clock.advance(5.0)
+    await asyncio.wait_for(send("four"), 10)
+    assert sql.batches[-1] == ["four"]
+    assert [m.content for m in await sql.recent_messages("study", 10)] == \
+        ["one", "two", "three", "four"]
+
+
+async def test_a_window_of_zero_never_waits(store):
+    sql, user = store
+    clock = FakeClock()
+    log = ChatLog(sql, window_s=0.0, pacing_clock=clock)
+    for n in range(3):
+        record = MessageRecord(str(uuid.uuid4()), "study", user.id, "Ada", f"m{n}",
+                               datetime.now(timezone.utc))
+
+        async def deliver() -> None:
+            pass
+
+        await asyncio.wait_for(log.append(record, deliver), 10)
+    assert sql.batches == [["m0"], ["m1"], ["m2"]]
+    assert clock.sleepers() == 0

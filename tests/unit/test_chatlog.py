@@ -13,8 +13,7 @@ import pytest
 
 from publicrooms.clock import FakeClock
 from publicrooms.services.chatlog import ChatLog
-from publicrooms.store.database import create_engine, migrate
-from publicrooms.store.sql import MessageRecord, RoomRecord, SqlStore
+from publicrooms.store.sql import MessageRecord, SqlStore
 from tests.support.clients import wait_for
 
 
@@ -33,15 +32,8 @@ class RecordingStore(SqlStore):
 
 
 @pytest.fixture
-async def store(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
-    await migrate(engine)
-    sql = RecordingStore(engine)
-    now = datetime.now(timezone.utc)
-    await sql.sync_rooms([RoomRecord("study", "Study", 10, 0)], now)
-    user = await sql.upsert_user(ip_key="k1", display_name="Ada", now=now)
-    yield sql, user
-    await sql.close()
+async def store(seeded_store):
+    return await seeded_store(RecordingStore)
 
 
 async def test_a_quiet_log_writes_at_once_and_a_stream_waits_the_window_for_company(store):

@@ -11,22 +11,14 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from publicrooms.store.database import create_engine, migrate
-from publicrooms.store.sql import MessageRecord, RoomRecord, SqlStore
+from publicrooms.store.sql import MessageRecord, SqlStore
 from publicrooms.errors import is_outage
 from publicrooms.store.sqlite_direct import SqliteDirect, read_time, stored_time
 
 
 @pytest.fixture
-async def store(tmp_path):
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
-    await migrate(engine)
-    sql = SqlStore(engine)
-    now = datetime.now(timezone.utc)
-    await sql.sync_rooms([RoomRecord("study", "Study", 10, 0)], now)
-    user = await sql.upsert_user(ip_key="k1", display_name="Ada", now=now)
-    yield sql, user
-    await sql.close()
+async def store(seeded_store):
+    return await seeded_store()
 
 
 def _message(room: str, user_id: str, n: int, when: datetime) -> MessageRecord:

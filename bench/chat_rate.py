@@ -54,7 +54,8 @@ def command_for(kind: str, port: int, args: argparse.Namespace) -> tuple[list[st
            "PUBLICROOMS_ROOMS": json.dumps(rooms),
            "PUBLICROOMS_SYSTEM_CAPACITY": str(max(100, args.rooms * args.members)),
            "PUBLICROOMS_LIMITS__CHAT_PER_MINUTE": CHAT_PER_MINUTE,
-           "PUBLICROOMS_LOG_LEVEL": "warning"}
+           "PUBLICROOMS_LOG_LEVEL": "warning",
+           **dict(setting.split("=", 1) for setting in args.env)}
     return ([sys.executable, "-m", "publicrooms.cli", "serve", "--port", str(port),
              "--data-dir", tempfile.mkdtemp()], env)
 
@@ -80,7 +81,8 @@ def measure(kind: str, args: argparse.Namespace) -> list[dict]:
             raise RuntimeError(f"generator failed ({out.returncode})")
         steps = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
         load = f"{load_before} → {loadavg()}"
-        return [{"server": kind, **step, "loadavg": load} for step in steps]
+        env = {"env": args.env} if args.env and kind not in ("node", "socketio") else {}
+        return [{"server": kind, **env, **step, "loadavg": load} for step in steps]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -126,6 +128,10 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=SRC",
                         help="a publicrooms server from another tree's src, named NAME")
     parser.add_argument("--repeat", type=int, default=1, help="sittings, order reversed each time")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every publicrooms server (repeatable), e.g. "
+                             "PUBLICROOMS_REDIS_URL=redis://127.0.0.1:6379/0 and "
+                             "PUBLICROOMS_SECRET=… for Redis mode")
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--generator-cpu", default="1")
     parser.add_argument("--timeout", type=float, default=900)

@@ -24,8 +24,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 
-from serving import free_port, wait_ready
+from serving import delete_prefix, free_port, wait_ready
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_MODULES = os.path.join(HERE, "..", "tests", "node", "node_modules")
@@ -55,6 +56,8 @@ def command_for(kind: str, port: int, args: argparse.Namespace) -> tuple[list[st
            "PUBLICROOMS_SYSTEM_CAPACITY": str(max(100, args.rooms * args.members)),
            "PUBLICROOMS_LIMITS__CHAT_PER_MINUTE": CHAT_PER_MINUTE,
            "PUBLICROOMS_LOG_LEVEL": "warning",
+           # Redis mode: each server its own key space (seats of an earlier run stay there).
+           "PUBLICROOMS_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:12]}:",
            **dict(setting.split("=", 1) for setting in args.env)}
     return ([sys.executable, "-m", "publicrooms.cli", "serve", "--port", str(port),
              "--data-dir", tempfile.mkdtemp()], env)
@@ -81,11 +84,24 @@ def measure(kind: str, args: argparse.Namespace) -> list[dict]:
             raise RuntimeError(f"generator failed ({out.returncode})")
         steps = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
         load = f"{load_before} → {loadavg()}"
-        env = {"env": args.env} if args.env and kind not in ("node", "socketio") else {}
-        return [{"server": kind, **env, **step, "loadavg": load} for step in steps]
+        settings = {"env": args.env} if args.env and kind not in ("node", "socketio") else {}
+        return [{"server": kind, **settings, **step, "loadavg": load} for step in steps]
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if env and env.get("PUBLICROOMS_REDIS_URL"):
+            asyncio.run(forget_keys(env["PUBLICROOMS_REDIS_URL"], env["PUBLICROOMS_REDIS_PREFIX"]))
+
+
+async def forget_keys(url: str, prefix: str) -> None:
+    """Delete what a Redis-mode server left under its prefix."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        await delete_prefix(client, prefix)
+    finally:
+        await client.aclose()
 
 
 def table(results: list[dict]) -> str:

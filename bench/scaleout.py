@@ -48,6 +48,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from serving import delete_prefix
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {
     # name: (state, database, nodes)
@@ -529,11 +531,7 @@ class Run:
             shutil.rmtree(node.data_dir, ignore_errors=True)
         if self.redis is not None:
             if self.state == "redis":
-                keys = [key async for key in self.redis.scan_iter(match=self.prefix + "*",
-                                                                  count=1000)]
-                for start in range(0, len(keys), 500):
-                    await self.redis.unlink(*keys[start:start + 500])
-                self.result["redis_keys_deleted"] = len(keys)
+                self.result["redis_keys_deleted"] = await delete_prefix(self.redis, self.prefix)
             await self.redis.aclose()
         if self.database == "pg":
             await self.pg(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')

@@ -32,3 +32,11 @@ async def wait_ready(url: str, attempts: int = 300, interval_s: float = 0.1) -> 
             pass
         await asyncio.sleep(interval_s)
     raise RuntimeError(f"the server at {url} did not become ready")
+
+
+async def delete_prefix(redis, prefix: str) -> int:  # noqa: ANN001 - a redis.asyncio client
+    """Delete every key under `prefix` (what a Redis-mode bench server left); how many."""
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
+    for start in range(0, len(keys), 500):
+        await redis.unlink(*keys[start:start + 500])
+    return len(keys)

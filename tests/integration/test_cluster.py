@@ -8,6 +8,7 @@ import random
 import pytest
 
 from publicrooms.clock import FakeClock
+from publicrooms.realtime.fanout_adapter import EVENTS
 from publicrooms.settings import LimitSettings, RoomConfig
 from tests.conftest import REDIS_URL, make_settings
 from tests.support.clients import new_ip, wait_for
@@ -206,3 +207,50 @@ async def test_a_room_whose_chat_waits_does_not_hold_up_another_room(cluster_fac
         assert (await held)["success"]
     finally:
         await holder.close()
+
+
+async def test_a_chat_burst_over_nodes_goes_out_in_batches_and_in_history_order(
+        cluster_factory, clients) -> None:
+    """The messages a node commits together go to every node in one append, several to a room
+    in one broadcast; every member, on every node, still sees each room's messages once, in
+    the order of its history."""
+    cluster = cluster_factory(chat_commit_window_s=0.1)
+    rooms = [ROOM, "/public-room/pomodoro"]
+    batches: list[list[tuple[str, str]]] = []
+
+    async def record_batches(app) -> None:  # noqa: ANN001
+        manager = app.sio.manager
+        emit_in_order = manager.emit_in_order
+
+        async def recording(emits):  # noqa: ANN001, ANN202
+            batches.append([(namespace, event) for event, _, namespace, _ in emits])
+            await emit_in_order(emits)
+
+        manager.emit_in_order = recording
+
+    await cluster.each(record_batches)
+    # Three members of each room on each node.
+    members = {room: [await clients(node.url, room).connect() for node in cluster.nodes
+                      for _ in range(3)] for room in rooms}
+    for room, people in members.items():
+        for i, member in enumerate(people):
+            assert (await member.call("join-room", {"userName": f"M{i}"}))["success"]
+    # Every member sends two, all at once (a socket's second waits for its first): each node's
+    # log gets six messages, three to each room, within one commit window, twice.
+    acks = await asyncio.gather(*(member.call("send-message", {"content": f"{room}-{i}-{n}"})
+                                  for n in range(2) for room, people in members.items()
+                                  for i, member in enumerate(people)))
+    assert all(ack["success"] for ack in acks), acks
+    assert any(len(batch) > 1 for batch in batches), "no batch carried several messages"
+    assert any(event == EVENTS for batch in batches for _, event in batch), \
+        "no room got several messages in one broadcast"
+    for room, people in members.items():
+        late = await clients(cluster.nodes[0].url, room).connect()
+        joined = await late.call("join-room", {"userName": "Late"})
+        history = [m["id"] for m in joined["recentMessages"]]
+        assert len(history) == 18
+        for member in people:
+            await wait_for(lambda m=member: len(m.events["new-message"]) >= 18,
+                           "every message reaches every member")
+            assert [e["message"]["id"] for e in member.events["new-message"]] == history, \
+                "each message once, in history order, on every node"

@@ -52,7 +52,8 @@ async def test_the_reader_ends_on_cancel_even_when_a_command_swallows_it() -> No
 
 async def test_an_in_order_emit_reaches_this_node_through_the_stream() -> None:
     """In-order emits are not delivered on the sending node at once: it reads them back from
-    the stream like every other node, so all nodes deliver them in the stream's order."""
+    the stream like every other node, so all nodes deliver them in the stream's order (a
+    batch of them appended in one round trip keeps its order, after what came before)."""
     manager = fanout()
     manager._redis_connect()
     manager.read_from = "0-0"
@@ -62,15 +63,17 @@ async def test_an_in_order_emit_reaches_this_node_through_the_stream() -> None:
         handled.append(message)
 
     manager._handle_emit = handle
-    await manager.emit_in_order("new-message", {"n": 1}, namespace="/public-room/x", room="r")
-    await manager.emit_in_order("new-message", {"n": 2}, namespace="/public-room/x", room="r")
+    await manager.emit_in_order([("new-message", {"n": 1}, "/public-room/x", "r")])
+    await manager.emit_in_order([("new-message", {"n": n}, f"/public-room/{n % 2}", "r")
+                                 for n in range(2, 6)])
     assert handled == [], "delivered at once on the sending node"
     messages = []
     async for payload in manager._listen():
         message = manager.json.loads(payload)
         assert message["host_id"] == IN_ORDER_HOST != manager.host_id
-        messages.append(message["data"])
-        if len(messages) == 2:
+        messages.append((message["namespace"], message["data"]))
+        if len(messages) == 5:
             break
-    assert messages == [[{"n": 1}], [{"n": 2}]]
+    assert messages == [("/public-room/x", [{"n": 1}])] + [
+        (f"/public-room/{n % 2}", [{"n": n}]) for n in range(2, 6)]
     await manager.redis.aclose()

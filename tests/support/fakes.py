@@ -16,8 +16,11 @@ class RecordingBroadcaster:
         self.user_events: list[tuple[str, str, str, dict[str, Any]]] = []
 
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      except_user: str | None = None, in_order: bool = False) -> None:
+                      except_user: str | None = None) -> None:
         self.room_events.append((room_id, event, data))
+
+    async def to_rooms_in_order(self, event: str, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        self.room_events.extend((room_id, event, data) for room_id, data in sends)
 
     async def to_lobby(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         self.lobby_events.extend(events)

@@ -39,21 +39,21 @@ async def store(seeded_store):
 async def test_a_quiet_log_writes_at_once_and_a_stream_waits_the_window_for_company(store):
     sql, user = store
     clock = FakeClock()
-    log = ChatLog(sql, window_s=5.0, pacing_clock=clock)
-    delivered: list[str] = []
+    announced: list[list[str]] = []
+
+    async def announce(texts: list[str]) -> None:
+        announced.append(texts)
+
+    log = ChatLog(sql, window_s=5.0, pacing_clock=clock, announce=announce)
 
     async def send(text: str) -> None:
         record = MessageRecord(str(uuid.uuid4()), "study", user.id, "Ada", text,
                                datetime.now(timezone.utc))
-
-        async def deliver() -> None:
-            delivered.append(text)
-
-        await log.append(record, deliver)
+        await log.append(record, text)
 
     # Nothing written for a while: the first message does not wait for the (fake) clock.
     await asyncio.wait_for(send("one"), 10)
-    assert sql.batches == [["one"]] and delivered == ["one"]
+    assert sql.batches == [["one"]] and announced == [["one"]]
 
     # Within the window after that batch started: the next one waits for the window's end,
     # and what arrives meanwhile shares its transaction.
@@ -65,7 +65,7 @@ async def test_a_quiet_log_writes_at_once_and_a_stream_waits_the_window_for_comp
     clock.advance(5.0)
     await asyncio.wait_for(asyncio.gather(two, three), 10)
     assert sql.batches == [["one"], ["two", "three"]]
-    assert delivered == ["one", "two", "three"]
+    assert announced == [["one"], ["two", "three"]], "one announcement per batch, in order"
 
     # A quiet window later: at once again.
     clock.advance(5.0)
@@ -82,10 +82,6 @@ async def test_a_window_of_zero_never_waits(store):
     for n in range(3):
         record = MessageRecord(str(uuid.uuid4()), "study", user.id, "Ada", f"m{n}",
                                datetime.now(timezone.utc))
-
-        async def deliver() -> None:
-            pass
-
-        await asyncio.wait_for(log.append(record, deliver), 10)
+        await asyncio.wait_for(log.append(record, None), 10)
     assert sql.batches == [["m0"], ["m1"], ["m2"]]
     assert clock.sleepers() == 0

@@ -31,17 +31,29 @@ class SocketBroadcaster:
         self._sessions = sessions
 
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      except_user: str | None = None, in_order: bool = False) -> None:
+                      except_user: str | None = None) -> None:
         namespace = room_namespace(room_id)
         skip = None
         if except_user is not None:
             skip = [s.sid for s in await self._sessions.sockets(except_user)
                     if s.namespace == namespace] or None
-        emit_in_order = getattr(self._sio.manager, "emit_in_order", None)
-        if in_order and emit_in_order is not None:  # several nodes: one order for all of them
-            await emit_in_order(event, data, room=SEATED, namespace=namespace, skip_sid=skip)
-            return
         await self._sio.emit(event, data, room=SEATED, namespace=namespace, skip_sid=skip)
+
+    async def to_rooms_in_order(self, event: str, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        # Each room's sends in one broadcast: one pass over its seats, one write to each.
+        by_room: dict[str, list[dict[str, Any]]] = {}
+        for room_id, data in sends:
+            by_room.setdefault(room_id, []).append(data)
+        emits = [(event, items[0]) if len(items) == 1 else
+                 (EVENTS, [[event, data] for data in items]) for items in by_room.values()]
+        namespaces = [room_namespace(room_id) for room_id in by_room]
+        emit_in_order = getattr(self._sio.manager, "emit_in_order", None)
+        if emit_in_order is not None:  # several nodes: through the stream, one order for all
+            await emit_in_order([(name, data, namespace, SEATED)
+                                 for (name, data), namespace in zip(emits, namespaces)])
+            return
+        for (name, data), namespace in zip(emits, namespaces):
+            await self._sio.emit(name, data, room=SEATED, namespace=namespace)
 
     async def to_lobby(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         if len(events) == 1:

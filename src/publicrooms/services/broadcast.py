@@ -7,9 +7,13 @@ from typing import Any, Protocol
 
 class Broadcaster(Protocol):
     async def to_room(self, room_id: str, event: str, data: dict[str, Any], *,
-                      except_user: str | None = None, in_order: bool = False) -> None:
-        """Send to everyone seated in a room (but `except_user`), on every node. `in_order`:
-        every seat on every node gets such sends in the order they were made."""
+                      except_user: str | None = None) -> None:
+        """Send to everyone seated in a room (but `except_user`), on every node."""
+
+    async def to_rooms_in_order(self, event: str, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send `event` with each (room id, data) to everyone seated in that room, on every
+        node; every seat on every node gets the sends of its room in the order they were made,
+        in this call and across calls."""
 
     async def to_lobby(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         """Send these events, in this order, to every lobby viewer, on every node (one

@@ -1,10 +1,11 @@
 """Group commit for chat: one transaction for the messages that arrive together.
 
-A message is handed to the log with the fan-out that announces it. The log writes every message
-waiting at that moment in one transaction (core SQL, no ORM session); once it has committed it
-runs the batch's fan-outs one after another in commit order, and only then does each sender's
-`append` return, so the acknowledgement follows the commit (an acknowledged message survives a
-crash) and the order the room sees is the order of the history (`seq`). Messages arriving while a
+A message is handed to the log with what announces it. The log writes every message waiting at
+that moment in one transaction (core SQL, no ORM session); once it has committed it hands the
+batch's announcements, in commit order, to `announce` (one call per batch: one broadcast per
+room, one round trip to the other nodes), and only then does each sender's `append` return, so
+the acknowledgement follows the commit (an acknowledged message survives a crash) and the
+order the room sees is the order of the history (`seq`). Messages arriving while a
 batch is written form the next batch: under load the transactions grow, while a lone message is
 written at once.
 
@@ -21,25 +22,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from publicrooms.clock import Clock
 from publicrooms.lean import settle
 from publicrooms.store.sql import MessageRecord, SqlStore
 
-Deliver = Callable[[], Awaitable[None]]
+# Sends a committed batch's announcements, in commit order.
+Announce = Callable[[list[Any]], Awaitable[None]]
+
+
+async def _silent(_: list[Any]) -> None:
+    pass
 
 
 @dataclass(slots=True)
 class _Pending:
     record: MessageRecord
-    deliver: Deliver
+    announcement: Any
     done: asyncio.Future
 
 
 class ChatLog:
     def __init__(self, sql: SqlStore, *, window_s: float = 0.0, max_batch: int = 200,
-                 across_nodes: bool = False, pacing_clock: Clock | None = None) -> None:
+                 across_nodes: bool = False, pacing_clock: Clock | None = None,
+                 announce: Announce = _silent) -> None:
         self._sql = sql
+        self.announce = announce  # the room service sets its own (services/rooms.py)
         self._clock = pacing_clock or Clock()
         self._window_s = window_s
         self._max_batch = max_batch
@@ -53,10 +62,11 @@ class ChatLog:
         """Messages handed in and not yet taken into a transaction."""
         return len(self._pending)
 
-    async def append(self, record: MessageRecord, deliver: Deliver) -> None:
-        """Persist `record`, then run `deliver`; returns (or raises) once both are done."""
+    async def append(self, record: MessageRecord, announcement: Any) -> None:
+        """Persist `record`, then send `announcement` (with its batch's, through `announce`);
+        returns (or raises) once both are done."""
         done = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(record, deliver, done))
+        self._pending.append(_Pending(record, announcement, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain(), name="chat-log")
         # A sender that goes away does not stop its message: the writer owns it now (and
@@ -80,14 +90,10 @@ class ChatLog:
         try:
             async with self._sql.message_batch([p.record for p in batch],
                                                across_nodes=self._across_nodes):
-                for pending in batch:
-                    try:
-                        await pending.deliver()
-                    except Exception as error:  # noqa: BLE001 - that sender is told
-                        settle(pending.done, error)
-                    else:
-                        settle(pending.done, None)
-        except Exception as error:  # noqa: BLE001 - not committed: every sender is told
+                await self.announce([p.announcement for p in batch])
+        except Exception as error:  # noqa: BLE001 - every sender of the batch is told
             for pending in batch:
                 settle(pending.done, error)
-
+        else:
+            for pending in batch:
+                settle(pending.done, None)

@@ -68,6 +68,7 @@ class RoomService:
                  lobby_feed: LobbyFeed | None = None) -> None:
         self._sql = sql
         self._chat = chat or ChatLog(sql)
+        self._chat.announce = self._announce_messages
         self._seats = seats
         self._holds = holds
         # Seat changes for one user are serialised so the SQL record follows the seat exactly.
@@ -362,11 +363,12 @@ class RoomService:
         record = MessageRecord(id=new_time_ordered_uuid(now), room_id=room_id, user_id=user_id,
                                sender_name=seat.display_name, content=text, created_at=now)
         message = message_wire(record)
-        payload = {"roomId": room_id, "message": message}
         # Committed (with whatever else arrived meanwhile), then announced in history order.
-        await self._chat.append(record, lambda: self._broadcaster.to_room(
-            room_id, "new-message", payload, in_order=True))
+        await self._chat.append(record, (room_id, {"roomId": room_id, "message": message}))
         return message
+
+    async def _announce_messages(self, sends: list[tuple[str, dict]]) -> None:
+        await self._broadcaster.to_rooms_in_order("new-message", sends)
 
     async def _announce_occupancy(self, room: RoomRecord) -> None:
         # The room's card and the system's totals: one broadcast to the lobby.

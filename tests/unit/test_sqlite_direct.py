@@ -1,8 +1,10 @@
 """The SQLite file's own thread (chat batches and the join's statements): rows as the engine
-writes and reads them, one transaction per job, errors as the engine raises them."""
+writes and reads them, one transaction for the jobs waiting together (a savepoint each), errors
+as the engine raises them."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -142,3 +144,48 @@ async def test_a_locked_database_on_the_thread_is_an_outage_and_nothing_is_writt
     assert await sql.get_user_by_ip_key("k2") is None
     made = await sql.upsert_user(ip_key="k2", display_name="Lin", now=datetime.now(timezone.utc))
     assert await sql.get_user_by_ip_key("k2") == made
+
+
+async def test_jobs_handed_in_together_share_a_commit_and_a_failing_one_is_undone_alone(store):
+    sql, user = store
+    direct = sql._direct
+    now = datetime.now(timezone.utc)
+    commits = direct.commits
+    users = [sql.upsert_user(ip_key=f"g{n}", display_name=f"G{n}", now=now) for n in range(20)]
+    orphan = sql.add_participant(room_id="no-such-room", user_id=user.id, joined_at=now)
+    seated = sql.add_participant(room_id="study", user_id=user.id, joined_at=now)
+    # All handed in at once (the thread finds them waiting), the failing one in the middle.
+    results = await asyncio.gather(*users[:10], orphan, *users[10:], seated,
+                                   return_exceptions=True)
+    failure = results[10]
+    made = results[:10] + results[11:21]
+    assert isinstance(failure, sqlalchemy.exc.IntegrityError) and not is_outage(failure)
+    assert not any(isinstance(r, BaseException) for r in made + [results[21]]), results
+    assert direct.commits - commits < len(results), "every job committed on its own"
+    for n, made_user in enumerate(made):
+        assert made_user.display_name == f"G{n}"
+        assert await sql.get_user_by_ip_key(f"g{n}") == made_user
+    assert await sql.count_participants("study") == 1
+    assert await sql.count_participants("no-such-room") == 0
+
+
+async def test_jobs_together_on_a_locked_database_are_all_an_outage_and_none_is_written(
+        tmp_path, store):
+    sql, user = store
+    path = str(tmp_path / "chat.db")
+    sql._direct.close()
+    sql._direct = SqliteDirect(path, busy_timeout_s=0.05)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        now = datetime.now(timezone.utc)
+        results = await asyncio.gather(
+            *(sql.upsert_user(ip_key=f"l{n}", display_name="Lin", now=now) for n in range(5)),
+            return_exceptions=True)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert all(isinstance(r, sqlalchemy.exc.OperationalError) and is_outage(r)
+               for r in results), results
+    for n in range(5):
+        assert await sql.get_user_by_ip_key(f"l{n}") is None

@@ -7,7 +7,10 @@ aiosqlite's queue hop for each of cursor, execute, fetch, commit and close; and 
 connections writing at once make one of them sleep in SQLite's busy handler. Here one thread
 owns one `sqlite3` connection: the loop hands it a job (a batch of chat rows, or one prepared
 statement) and gets one wake-up back once the job has committed. Jobs run in the order they
-were handed in, each in a transaction of its own.
+were handed in. The jobs waiting when the thread comes for work (a connect storm's users and
+seats) share one transaction, each in a savepoint of its own: one commit for all of them, and a
+job that fails is rolled back alone, its error raised to its caller only. A lone job is a
+transaction of its own.
 
 The statements are SQLAlchemy's own, compiled once for SQLite (`Prepared`); the rows are
 written as the engine writes them (the same tables, the same text form of the timestamps), so
@@ -75,8 +78,12 @@ class Prepared:
         return tuple(values)
 
 
+GROUP_MAX = 64  # jobs sharing one transaction at most
+
+
 class SqliteDirect:
-    """Runs jobs on one SQLite connection, in one transaction each, in the order handed in."""
+    """Runs jobs on one SQLite connection, in the order handed in; the jobs waiting together
+    share a transaction (a savepoint each)."""
 
     def __init__(self, path: str, *, busy_timeout_s: float = 30) -> None:
         self._path = path
@@ -84,6 +91,7 @@ class SqliteDirect:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.commits = 0  # transactions committed (jobs / commits: how much grouping saves)
 
     async def insert(self, records: Sequence[MessageRecord]) -> None:
         """Commit chat `records` in one transaction; raises what the engine would (nothing
@@ -133,22 +141,82 @@ class SqliteDirect:
 
     def _serve(self) -> None:
         connection: sqlite3.Connection | None = None
-        while (item := self._jobs.get()) is not None:
-            job, args, sql, loop, done = item
+        running = True
+        while running and (item := self._jobs.get()) is not None:
+            group = [item]
+            while len(group) < GROUP_MAX:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:  # closing: this group is the last
+                    running = False
+                    break
+                group.append(item)
             try:
                 if connection is None:
                     connection = self._connect()
-                with connection:  # one transaction: committed, or rolled back on error
-                    result = job(connection, args, sql)
-            except sqlite3.Error as error:
-                _answer(loop, done, None, sqlalchemy.exc.DBAPIError.instance(
-                    sql, args, error, sqlite3.Error))
-            except Exception as error:  # noqa: BLE001 - handed to the waiting caller
-                _answer(loop, done, None, error)
+            except Exception as error:  # noqa: BLE001 - every caller is told
+                for job, args, sql, loop, done in group:
+                    _answer(loop, done, None, _as_engine_error(error, sql, args))
+                continue
+            if len(group) == 1:
+                self._run_alone(connection, *group[0])
             else:
-                _answer(loop, done, result, None)
+                self._run_together(connection, group)
         if connection is not None:
             connection.close()
+
+    def _run_alone(self, connection: sqlite3.Connection, job: Callable, args: Any, sql: str,
+                   loop: asyncio.AbstractEventLoop, done: asyncio.Future) -> None:
+        try:
+            with connection:  # one transaction: committed, or rolled back on error
+                result = job(connection, args, sql)
+        except Exception as error:  # noqa: BLE001 - handed to the waiting caller
+            _answer(loop, done, None, _as_engine_error(error, sql, args))
+        else:
+            self.commits += 1
+            _answer(loop, done, result, None)
+
+    def _run_together(self, connection: sqlite3.Connection, group: list[tuple]) -> None:
+        """One transaction for `group`, each job in a savepoint: a job that fails is undone
+        alone; the answers go out once the transaction has committed (or, if it could not be,
+        every job gets that error: nothing of the group was written)."""
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            # The write lock first: a job that writes after one that read must not need an
+            # upgrade another connection could refuse at once.
+            connection.execute("BEGIN IMMEDIATE")
+            for job, args, sql, _loop, _done in group:
+                connection.execute("SAVEPOINT job")
+                try:
+                    result = job(connection, args, sql)
+                except Exception as error:  # noqa: BLE001 - this job's caller is told
+                    try:
+                        connection.execute("ROLLBACK TO job")
+                    except sqlite3.Error:
+                        raise error from None  # SQLite ended the transaction: so does this
+                    outcomes.append((None, _as_engine_error(error, sql, args)))
+                else:
+                    outcomes.append((result, None))
+                connection.execute("RELEASE job")
+            connection.commit()
+        except Exception as error:  # noqa: BLE001 - the transaction failed: every job is told
+            if connection.in_transaction:
+                connection.rollback()
+            for job, args, sql, loop, done in group:
+                _answer(loop, done, None, _as_engine_error(error, sql, args))
+            return
+        self.commits += 1
+        for (_job, _args, _sql, loop, done), (result, error) in zip(group, outcomes):
+            _answer(loop, done, result, error)
+
+
+def _as_engine_error(error: BaseException, sql: str, args: Any) -> BaseException:
+    """A sqlite3 error as the engine raises it (`sqlalchemy.exc.IntegrityError`…)."""
+    if isinstance(error, sqlite3.Error):
+        return sqlalchemy.exc.DBAPIError.instance(sql, args, error, sqlite3.Error)
+    return error
 
 
 def _insert_messages(connection: sqlite3.Connection, rows: list[tuple], sql: str) -> None:

@@ -51,6 +51,9 @@ class RedisFanout(socketio.AsyncRedisManager):
         self.backlog = backlog
         self.retry_s = retry_s
         self.read_from: str | None = None   # id of the last entry handled (None: not started)
+        # In-order broadcasts appended, and the round trips that took (batches share one).
+        self.in_order_entries = 0
+        self.in_order_appends = 0
 
     async def emit_in_order(self, emits: list[tuple[str, object, str, str | None]]) -> None:
         """Broadcast each (event, data, namespace, room), so that every node, this one
@@ -62,6 +65,9 @@ class RedisFanout(socketio.AsyncRedisManager):
         if not await self._append(messages):
             for message in messages:  # Redis unreachable: this node's members still hear them
                 await self._handle_emit(message)
+            return
+        self.in_order_entries += len(messages)
+        self.in_order_appends += 1
 
     async def _publish(self, data) -> bool:  # noqa: ANN001 - overrides a private method
         return await self._append([data])

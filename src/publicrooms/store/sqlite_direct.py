@@ -22,6 +22,7 @@ an outage from a bad statement as they always did.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -162,8 +163,10 @@ class SqliteDirect:
                 continue
             if len(group) == 1:
                 self._run_alone(connection, *group[0])
-            else:
-                self._run_together(connection, group)
+            elif not self._run_together(connection, group):
+                with contextlib.suppress(sqlite3.Error):
+                    connection.close()
+                connection = None
         if connection is not None:
             connection.close()
 
@@ -178,10 +181,11 @@ class SqliteDirect:
             self.commits += 1
             _answer(loop, done, result, None)
 
-    def _run_together(self, connection: sqlite3.Connection, group: list[tuple]) -> None:
+    def _run_together(self, connection: sqlite3.Connection, group: list[tuple]) -> bool:
         """One transaction for `group`, each job in a savepoint: a job that fails is undone
         alone; the answers go out once the transaction has committed (or, if it could not be,
-        every job gets that error: nothing of the group was written)."""
+        every job gets that error: nothing of the group was written). False: the connection
+        could not even roll back, and is not to be used again."""
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             # The write lock first: a job that writes after one that read must not need an
@@ -202,14 +206,19 @@ class SqliteDirect:
                 connection.execute("RELEASE job")
             connection.commit()
         except Exception as error:  # noqa: BLE001 - the transaction failed: every job is told
-            if connection.in_transaction:
-                connection.rollback()
+            usable = True
+            try:
+                if connection.in_transaction:
+                    connection.rollback()
+            except sqlite3.Error:
+                usable = False  # nothing was committed; the next job gets a new connection
             for job, args, sql, loop, done in group:
                 _answer(loop, done, None, _as_engine_error(error, sql, args))
-            return
+            return usable
         self.commits += 1
         for (_job, _args, _sql, loop, done), (result, error) in zip(group, outcomes):
             _answer(loop, done, result, error)
+        return True
 
 
 def _as_engine_error(error: BaseException, sql: str, args: Any) -> BaseException:

@@ -89,8 +89,9 @@ def measure(kind: str, args: argparse.Namespace) -> list[dict]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        if env and env.get("PUBLICROOMS_REDIS_URL"):
-            asyncio.run(forget_keys(env["PUBLICROOMS_REDIS_URL"], env["PUBLICROOMS_REDIS_PREFIX"]))
+        prefix = env.get("PUBLICROOMS_REDIS_PREFIX", "")
+        if env.get("PUBLICROOMS_REDIS_URL") and prefix.startswith("bench-"):  # ours, not --env's
+            asyncio.run(forget_keys(env["PUBLICROOMS_REDIS_URL"], prefix))
 
 
 async def forget_keys(url: str, prefix: str) -> None:

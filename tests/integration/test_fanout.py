@@ -76,4 +76,5 @@ async def test_an_in_order_emit_reaches_this_node_through_the_stream() -> None:
             break
     assert messages == [("/public-room/x", [{"n": 1}])] + [
         (f"/public-room/{n % 2}", [{"n": n}]) for n in range(2, 6)]
+    await manager.redis.delete(manager.stream)
     await manager.redis.aclose()

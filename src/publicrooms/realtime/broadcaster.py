@@ -44,16 +44,15 @@ class SocketBroadcaster:
         by_room: dict[str, list[dict[str, Any]]] = {}
         for room_id, data in sends:
             by_room.setdefault(room_id, []).append(data)
-        emits = [(event, items[0]) if len(items) == 1 else
-                 (EVENTS, [[event, data] for data in items]) for items in by_room.values()]
-        namespaces = [room_namespace(room_id) for room_id in by_room]
+        emits = [(event, items[0], room_namespace(room_id), SEATED) if len(items) == 1 else
+                 (EVENTS, [[event, data] for data in items], room_namespace(room_id), SEATED)
+                 for room_id, items in by_room.items()]
         emit_in_order = getattr(self._sio.manager, "emit_in_order", None)
         if emit_in_order is not None:  # several nodes: through the stream, one order for all
-            await emit_in_order([(name, data, namespace, SEATED)
-                                 for (name, data), namespace in zip(emits, namespaces)])
+            await emit_in_order(emits)
             return
-        for (name, data), namespace in zip(emits, namespaces):
-            await self._sio.emit(name, data, room=SEATED, namespace=namespace)
+        for name, data, namespace, room in emits:
+            await self._sio.emit(name, data, room=room, namespace=namespace)
 
     async def to_lobby(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         if len(events) == 1:

@@ -107,7 +107,7 @@ class PublicRooms:
             logger=False,
             engineio_logger=False,
         )
-        sql = SqlStore(create_engine(settings.resolved_database_url))
+        sql = SqlStore(create_engine(settings.resolved_database_url), sole_writer=not state.shared)
         rooms = [RoomRecord(r.id, r.name, r.capacity, i) for i, r in enumerate(settings.rooms)]
         self.broadcaster = SocketBroadcaster(self.sio, state.sessions)
         self.media = None if not settings.media.enabled else MediaService(

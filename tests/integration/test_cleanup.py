@@ -148,6 +148,10 @@ async def test_inactive_user_is_disconnected_and_deleted(server_factory, clients
     assert await server.acall(lambda: sql.count_messages(user_id=bo_id)) == 0
     assert await server.acall(lambda: sql.count_participants("deep-focus")) == 1
     assert await server.acall(lambda: sql.get_user(ana_id)) is not None
+    # The room's history, read when Ana joined and kept since, went with them.
+    cy = await clients(server.url, ROOM, "127.0.9.3").connect()
+    ack = await cy.call("join-room", {"userName": "Cy"})
+    assert ack["success"] and not [m for m in ack["recentMessages"] if m["senderId"] == bo_id]
     sweeps = [entry for entry in logs if entry["event"] == "inactive sweep"]
     assert sweeps[0]["removed"] == 0 and any(entry["removed"] == 1 for entry in sweeps)
     assert any(entry["event"] == "inactive user removed" and entry["user_id"] == bo_id

@@ -16,10 +16,10 @@ async def seeded_store(tmp_path):
     "study" and a user "Ada"; returns (store, user) and closes every store made."""
     made: list[SqlStore] = []
 
-    async def make(store_class: type[SqlStore] = SqlStore):  # noqa: ANN202
+    async def make(store_class: type[SqlStore] = SqlStore, **options):  # noqa: ANN202
         engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
         await migrate(engine)
-        sql = store_class(engine)
+        sql = store_class(engine, **options)
         made.append(sql)
         now = datetime.now(timezone.utc)
         await sql.sync_rooms([RoomRecord("study", "Study", 10, 0)], now)

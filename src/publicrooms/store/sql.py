@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from publicrooms.store import models
 from publicrooms.store.database import session_factory
+from publicrooms.store.history import RecentHistory
 from publicrooms.store.sqlite_direct import Prepared, SqliteDirect, read_time
 
 
@@ -134,7 +135,9 @@ def _direct_message(row: tuple) -> MessageRecord:
 class SqlStore:
     """Durable records: users, rooms, participants, messages."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sole_writer: bool = False) -> None:
+        """`sole_writer`: no other process writes this database's messages (one node), so a
+        SQLite file's recent history can be kept in memory (see history)."""
         self.engine = engine
         self._session: async_sessionmaker = session_factory(engine)
         self._upsert_user, self._add_participant = _JOIN_STATEMENTS[engine.dialect.name]
@@ -144,6 +147,7 @@ class SqlStore:
         self._direct = SqliteDirect(database) if (
             engine.dialect.name == "sqlite" and database and database != ":memory:"
             and "mode=memory" not in str(engine.url)) else None
+        self._history = RecentHistory() if self._direct is not None and sole_writer else None
 
     async def close(self) -> None:
         if self._direct is not None:
@@ -200,11 +204,17 @@ class SqlStore:
         """Delete users; their participation and messages go with them (cascade)."""
         if not user_ids:
             return 0
-        async with self._session() as session, session.begin():
-            result = await session.execute(
-                delete(models.User).where(models.User.id.in_(list(user_ids)))
-            )
-            return result.rowcount or 0
+        if self._history is not None:
+            self._history.forget()  # their messages go; a read during the delete is not kept
+        try:
+            async with self._session() as session, session.begin():
+                result = await session.execute(
+                    delete(models.User).where(models.User.id.in_(list(user_ids)))
+                )
+                return result.rowcount or 0
+        finally:
+            if self._history is not None:
+                self._history.forget()
 
     # rooms ---------------------------------------------------------------------------------
 
@@ -305,7 +315,7 @@ class SqlStore:
         takes for that room, so what the body sends goes out in the order of the room's
         history on all nodes. The rooms are locked in one order, so writers never deadlock."""
         if self._direct is not None:
-            await self._direct.insert(records)
+            await self._insert_direct(records)
             yield
             return
         rooms = sorted({r.room_id for r in records}) \
@@ -326,12 +336,38 @@ class SqlStore:
                 if rooms:
                     await connection.commit()
 
+    async def _insert_direct(self, records: Sequence[MessageRecord]) -> None:
+        history = self._history
+        if history is None:
+            await self._direct.insert(records)
+            return
+        rooms = {r.room_id for r in records}
+        history.writing(rooms)
+        committed: bool | None = None
+        try:
+            await self._direct.insert(records)
+            committed = True
+        except asyncio.CancelledError:
+            raise  # the job may still commit: what is kept is forgotten (committed None)
+        except BaseException:
+            committed = False  # raised from the job: nothing of it was written
+            raise
+        finally:
+            history.written(records, rooms, committed=committed)
+
     async def recent_messages(self, room_id: str, limit: int) -> list[MessageRecord]:
         """The newest `limit` messages of a room, oldest first."""
         if self._direct is not None:
+            history = self._history
+            if history is not None and (kept := history.get(room_id, limit)) is not None:
+                return kept
+            token = history.reading(room_id) if history is not None else None
             rows = await self._direct.fetch(_DIRECT_RECENT_MESSAGES,
                                             {"room_id": room_id, "limit": limit})
-            return [_direct_message(row) for row in reversed(rows)]
+            records = [_direct_message(row) for row in reversed(rows)]
+            if history is not None:
+                history.read(room_id, token, records, limit)
+            return records
         async with self.engine.connect() as connection:
             rows = (await connection.execute(_RECENT_MESSAGES,
                                              {"room_id": room_id, "limit": limit})).all()

@@ -81,7 +81,7 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
             await sio.emit("seat-moved", {"roomId": conn.room_id}, to=other.sid,
                            namespace=namespace)
             await sio.disconnect(other.sid, namespace=namespace)
-        return ctx.rooms.join_response(result, user).wire()
+        return ctx.rooms.join_wire(result, user)
 
     @on("leave-room")
     async def leave_room(namespace: str, sid: str, data: Any = None) -> dict:

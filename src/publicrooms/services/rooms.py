@@ -24,7 +24,6 @@ from publicrooms.errors import (
 from publicrooms.ids import new_time_ordered_uuid
 from publicrooms.schemas.rooms import (
     JoinResponse,
-    MessageRead,
     ParticipantRead,
     RoomRead,
     UserRead,
@@ -36,7 +35,14 @@ from publicrooms.services.chatlog import ChatLog
 from publicrooms.services.lobby_feed import Change, Events, LobbyFeed
 from publicrooms.services.media import MediaPort, NoMedia
 from publicrooms.services.timer import TimerService
-from publicrooms.services.views import iso, message_view, message_wire, participant_view, room_view
+from publicrooms.services.views import (
+    iso,
+    message_view,
+    message_wire,
+    participant_view,
+    participant_wire,
+    room_view,
+)
 from publicrooms.state.holds import HoldStore
 from publicrooms.state.locks import LockStore
 from publicrooms.state.seats import Admission, Seat, SeatOutcome, SeatStore
@@ -50,8 +56,8 @@ OCCUPANCY = "occupancy"  # a lobby change that moved a room's count (not only it
 @dataclass(frozen=True, slots=True)
 class JoinResult:
     room: RoomRead
-    participants: list[ParticipantRead]
-    recent_messages: list[MessageRead]
+    seats: list[Seat]
+    messages: list[MessageRecord]
     seated_now: bool
     media: list[dict]
     timer: TimerRead | None = None
@@ -170,8 +176,8 @@ class RoomService:
         return JoinResult(
             room=room_view(room.id, room.name, room.capacity, len(seats),
                            cameras_on=sum(seat.is_video_enabled for seat in seats), timer=timer),
-            participants=[participant_view(seat) for seat in seats],
-            recent_messages=[message_view(m) for m in messages],
+            seats=seats,
+            messages=messages,
             seated_now=seated_now,
             media=await self.media.room_media(room.id),
             timer=timer,
@@ -179,11 +185,24 @@ class RoomService:
 
     def join_response(self, result: JoinResult, user: UserRecord) -> JoinResponse:
         """The answer to a join, the same over REST and Socket.IO."""
-        return JoinResponse(room=result.room, participants=result.participants,
-                            recent_messages=result.recent_messages,
+        return JoinResponse(room=result.room,
+                            participants=[participant_view(seat) for seat in result.seats],
+                            recent_messages=[message_view(m) for m in result.messages],
                             self_=UserRead(user_id=user.id, display_name=user.display_name),
                             media=result.media, media_config=self.media.client_config(),
                             timer=result.timer)
+
+    def join_wire(self, result: JoinResult, user: UserRecord) -> dict:
+        """`join_response(result, user).wire()`, with each seat dumped once (not at every
+        later join: a room's joins answer with its every seat) and each message built
+        directly, as its broadcast was."""
+        wire = JoinResponse(room=result.room, participants=[], recent_messages=[],
+                            self_=UserRead(user_id=user.id, display_name=user.display_name),
+                            media=result.media, media_config=self.media.client_config(),
+                            timer=result.timer).wire()
+        wire["participants"] = [participant_wire(seat) for seat in result.seats]
+        wire["recentMessages"] = [message_wire(m) for m in result.messages]
+        return wire
 
     # queue ---------------------------------------------------------------------------------
 

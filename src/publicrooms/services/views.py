@@ -37,6 +37,13 @@ def participant_view(seat: Seat) -> ParticipantRead:
                            status=seat.status)
 
 
+@lru_cache(maxsize=4096)
+def participant_wire(seat: Seat) -> dict:
+    """`participant_view(seat).wire()`, dumped once per seat; shared, so never to be changed
+    (it is only ever encoded)."""
+    return participant_view(seat).wire()
+
+
 def message_view(message: MessageRecord) -> MessageRead:
     return MessageRead.model_validate(message_wire(message))
 

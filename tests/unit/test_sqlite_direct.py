@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy.exc
+from sqlalchemy import text
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from publicrooms.store.sql import MessageRecord, SqlStore
@@ -189,3 +190,65 @@ async def test_jobs_together_on_a_locked_database_are_all_an_outage_and_none_is_
                for r in results), results
     for n in range(5):
         assert await sql.get_user_by_ip_key(f"l{n}") is None
+
+
+async def test_a_chat_batch_is_committed_on_the_loop_when_the_write_lock_is_free(store):
+    sql, user = store
+    direct = sql._direct
+    now = datetime.now(timezone.utc)
+    before, inline = direct.commits, direct.inline_commits
+    sent = [_message("study", user.id, n, now + timedelta(microseconds=n)) for n in range(3)]
+    await direct.insert(sent)  # nothing else writes: the loop's own connection commits it
+    assert direct.inline_commits == inline + 1 and direct.commits == before + 1
+    # Committed (another connection sees it) and read back as the engine reads it.
+    assert await sql.recent_messages("study", 50) == sent
+
+
+async def test_a_chat_batch_waits_on_the_thread_while_another_writer_holds_the_lock(
+        tmp_path, store):
+    sql, user = store
+    blocker = sqlite3.connect(str(tmp_path / "chat.db"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    message = _message("study", user.id, 1, datetime.now(timezone.utc))
+    inline = sql._direct.inline_commits
+    insert = asyncio.create_task(sql._direct.insert([message]))
+    await asyncio.sleep(0)  # the loop's try found the lock taken and handed the batch over
+    assert not insert.done() and sql._direct.inline_commits == inline
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await insert  # the thread's busy wait ends once the lock is free
+    assert await sql.recent_messages("study", 50) == [message]
+    # A bad batch on the loop's path is the engine's error, and nothing of it is written.
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        await sql._direct.insert([_message("study", user.id, 2, message.created_at),
+                                  _message("no-such-room", user.id, 3, message.created_at)])
+    assert await sql.recent_messages("study", 50) == [message]
+
+
+async def test_the_loops_commits_are_checkpointed_by_the_thread(tmp_path, store, monkeypatch):
+    """The loop's connection never checkpoints; every CHECKPOINT_EVERY of its commits the
+    thread copies the log into the database file."""
+    import publicrooms.store.sqlite_direct as sqlite_direct
+
+    sql, user = store
+    monkeypatch.setattr(sqlite_direct, "CHECKPOINT_EVERY", 4)
+    path = tmp_path / "chat.db"
+    direct = sql._direct
+    await direct.fetch(sqlite_direct.Prepared(text("SELECT 1")), {})  # the thread is up
+    await asyncio.to_thread(_checkpoint_now, path)
+    size = path.stat().st_size
+    now = datetime.now(timezone.utc)
+    for n in range(3):
+        await direct.insert([MessageRecord(str(uuid.uuid4()), "study", user.id, "Ada",
+                                           "x" * 8000, now)])
+    await direct.fetch(sqlite_direct.Prepared(text("SELECT 1")), {})  # jobs run in order
+    assert path.stat().st_size == size  # three commits: still only in the log
+    await direct.insert([_message("study", user.id, 4, now)])  # the fourth: a checkpoint
+    await direct.fetch(sqlite_direct.Prepared(text("SELECT 1")), {})  # it has run
+    assert path.stat().st_size >= size + 3 * 8000
+
+
+def _checkpoint_now(path) -> None:  # noqa: ANN001
+    connection = sqlite3.connect(str(path))
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    connection.close()

@@ -12,6 +12,9 @@ seats) share one transaction, each in a savepoint of its own: one commit for all
 job that fails is rolled back alone, its error raised to its caller only. A lone job is a
 transaction of its own.
 
+A chat batch is the exception: the loop commits it itself, on a connection of its own, when
+the write lock is free at once (see `insert`), and hands it to the thread only when it is not.
+
 The statements are SQLAlchemy's own, compiled once for SQLite (`Prepared`); the rows are
 written as the engine writes them (the same tables, the same text form of the timestamps), so
 everything else keeps reading and writing them through the engine. A failure is raised as the
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 _INSERT_MESSAGES = ("INSERT INTO messages (id, room_id, user_id, sender_name, content, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)")
 _QMARK = sqlite_dialect.dialect(paramstyle="qmark")
+_CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 
 
 def stored_time(value: datetime) -> str:
@@ -80,6 +84,10 @@ class Prepared:
 
 
 GROUP_MAX = 64  # jobs sharing one transaction at most
+CHECKPOINT_EVERY = 200  # inline chat commits between two checkpoints (SQLite's own: ~1000 pages)
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED} | {
+    getattr(sqlite3, name) for name in ("SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY",
+                                        "SQLITE_LOCKED_SHAREDCACHE") if hasattr(sqlite3, name)}
 
 
 class SqliteDirect:
@@ -93,13 +101,55 @@ class SqliteDirect:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.commits = 0  # transactions committed (jobs / commits: how much grouping saves)
+        self._inline: sqlite3.Connection | None = None  # the loop's own, for chat batches
+        self.inline_commits = 0
 
     async def insert(self, records: Sequence[MessageRecord]) -> None:
         """Commit chat `records` in one transaction; raises what the engine would (nothing
-        written)."""
+        written).
+
+        Written on the loop's own thread when the file's write lock is free at once (a chat
+        batch's insert is tens of microseconds; the hand-off to the thread and back costs
+        more, and the two threads' turns at the GIL more again); when another connection
+        holds the lock, the batch goes to the thread, which waits for it. That connection
+        never checkpoints (no `fsync` on the loop): every `CHECKPOINT_EVERY` inline commits,
+        the thread runs a passive checkpoint."""
         rows = [(r.id, r.room_id, r.user_id, r.sender_name, r.content, stored_time(r.created_at))
                 for r in records]
+        if self._insert_inline(rows):
+            return
         await self._run(_insert_messages, rows, _INSERT_MESSAGES)
+
+    def _insert_inline(self, rows: list[tuple]) -> bool:
+        """True: `rows` are committed. False: the write lock was taken, nothing was written.
+        Any other failure is raised as the engine raises it (nothing written)."""
+        connection = self._inline
+        try:
+            if connection is None:
+                connection = self._inline = self._connect(busy_timeout_s=0)
+                connection.execute("PRAGMA wal_autocheckpoint=0")
+            with connection:  # one transaction: committed, or rolled back on error
+                connection.execute("BEGIN IMMEDIATE")
+                connection.executemany(_INSERT_MESSAGES, rows)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode in _BUSY:
+                return False
+            self._close_inline()
+            raise _as_engine_error(error, _INSERT_MESSAGES, rows) from None
+        except sqlite3.Error as error:
+            raise _as_engine_error(error, _INSERT_MESSAGES, rows) from None
+        self.commits += 1
+        self.inline_commits += 1
+        if self.inline_commits % CHECKPOINT_EVERY == 0:
+            self._start()
+            self._jobs.put((_checkpoint, None, _CHECKPOINT, None, None))
+        return True
+
+    def _close_inline(self) -> None:
+        connection, self._inline = self._inline, None
+        if connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
 
     async def fetch(self, statement: Prepared, params: dict[str, Any]) -> list[tuple]:
         """The rows `statement` returns (a SELECT, or a write with RETURNING, committed)."""
@@ -124,6 +174,7 @@ class SqliteDirect:
         if thread is not None:
             self._jobs.put(None)
             thread.join()
+        self._close_inline()
 
     def _start(self) -> None:
         if self._thread is not None:
@@ -134,9 +185,10 @@ class SqliteDirect:
                                                 daemon=True)
                 self._thread.start()
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(self._path, timeout=self._busy_timeout_s,
-                                     check_same_thread=False)
+    def _connect(self, busy_timeout_s: float | None = None) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self._path, check_same_thread=False,
+            timeout=self._busy_timeout_s if busy_timeout_s is None else busy_timeout_s)
         sqlite_pragmas(connection)
         return connection
 
@@ -159,8 +211,17 @@ class SqliteDirect:
                     connection = self._connect()
             except Exception as error:  # noqa: BLE001 - every caller is told
                 for job, args, sql, loop, done in group:
+                    if job is _checkpoint:
+                        continue
                     _answer(loop, done, None, _as_engine_error(error, sql, args))
                 continue
+            checkpoint = any(item[0] is _checkpoint for item in group)
+            if checkpoint:  # nobody waits for it; one is enough
+                group = [item for item in group if item[0] is not _checkpoint]
+                with contextlib.suppress(sqlite3.Error):  # the next one tries again
+                    _checkpoint(connection, None, _CHECKPOINT)
+                if not group:
+                    continue
             if len(group) == 1:
                 self._run_alone(connection, *group[0])
             elif not self._run_together(connection, group):
@@ -230,6 +291,10 @@ def _as_engine_error(error: BaseException, sql: str, args: Any) -> BaseException
 
 def _insert_messages(connection: sqlite3.Connection, rows: list[tuple], sql: str) -> None:
     connection.executemany(sql, rows)
+
+
+def _checkpoint(connection: sqlite3.Connection, _args: None, sql: str) -> None:
+    connection.execute(sql).fetchall()
 
 
 def _fetch(connection: sqlite3.Connection, args: tuple, sql: str) -> list[tuple]:

@@ -3,12 +3,17 @@ JoinResponse model's wire (what REST answers), whatever the seats, messages and 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+import socketio.packet as sio_packet
+
 from publicrooms.clock import FakeClock
+from publicrooms.realtime.fanout_adapter import encode_ack
+from publicrooms.schemas.base import COMPACT_JSON, EncodedWire
 from publicrooms.schemas.rooms import JoinResponse
 from publicrooms.services.rooms import JoinResult, RoomService
 from publicrooms.services.views import room_view
@@ -56,6 +61,26 @@ def test_the_socket_joins_answer_is_the_join_responses_wire(seated: list[Seat],
     assert wire == expected
     assert list(wire) == list(expected)  # same key order on the wire
     assert JoinResponse.model_validate(wire).wire() == wire
+    # Its JSON, put together from each seat's and message's cached text, is what encoding the
+    # dict gives, and the acknowledgement written is python-socketio's own, byte for byte.
+    assert wire.json == json.dumps(expected, separators=(",", ":"))
+    assert encode_ack("/public-room/study", 7, [wire]) == sio_packet.Packet(
+        sio_packet.ACK, namespace="/public-room/study", id=7, data=[expected]).encode()
     # Each seat is dumped once and shared: the next join answers with the same dicts.
     assert all(a is b for a, b in zip(SERVICE.join_wire(result, user)["participants"],
                                       wire["participants"]))
+    assert json.loads(SERVICE.join_wire(result, user).json) == expected
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                           lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                           max_leaves=8)
+
+
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6), st.data())
+def test_an_encoded_wire_is_its_dicts_compact_json(wire: dict, data: st.DataObject) -> None:
+    given_as_text = data.draw(st.sets(st.sampled_from(sorted(wire))) if wire else st.just(set()))
+    encoded = EncodedWire(wire, {key: COMPACT_JSON.encode(wire[key]) for key in given_as_text})
+    assert encoded == wire
+    assert encoded.json == json.dumps(wire, separators=(",", ":"))

@@ -51,6 +51,7 @@ from websockets.protocol import State
 
 from publicrooms.lean import LeanQueue
 from publicrooms.realtime.manager_adapter import IndexedManager
+from publicrooms.schemas.base import COMPACT_JSON, EncodedWire
 
 
 class SendQueue(LeanQueue):
@@ -136,7 +137,10 @@ def encode_event(namespace: str, data: list) -> str | None:
 
 def encode_ack(namespace: str, ack_id: int, data: list) -> str | None:
     """The Socket.IO ACK packet answering `ack_id` with `data`, as python-socketio's
-    `Packet.encode` writes it; None when `data` holds bytes (a binary ACK)."""
+    `Packet.encode` writes it; None when `data` holds bytes (a binary ACK). A lone
+    EncodedWire brings its JSON text (a join's answer)."""
+    if len(data) == 1 and type(data[0]) is EncodedWire:
+        return packet_text(sio_packet.ACK, namespace, ack_id, f"[{data[0].json}]")
     try:
         return packet_text(sio_packet.ACK, namespace, ack_id, _dumps(data))
     except TypeError:
@@ -490,6 +494,11 @@ def self_test() -> None:
         if encode_ack(namespace, ack_id, data) != stock.encode():
             problems.append("Socket.IO ACK encoding")
             break
+    wire = {"a": 1, "list": [{"x": "é"}], "é": None}
+    encoded = EncodedWire(wire, {"list": COMPACT_JSON.encode(wire["list"])})
+    if encode_ack("/n", 5, [encoded]) != \
+            sio_packet.Packet(sio_packet.ACK, namespace="/n", id=5, data=[wire]).encode():
+        problems.append("Socket.IO ACK encoding of pre-encoded JSON")
     if encode_ack("/", 1, [{"b": b"x"}]) is not None:
         problems.append("binary acknowledgements not told apart")
     if LeanPacket.json.loads(b'{"a":[1]}') != {"a": [1]}:

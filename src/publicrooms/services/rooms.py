@@ -22,6 +22,7 @@ from publicrooms.errors import (
     SystemAtCapacity,
 )
 from publicrooms.ids import new_time_ordered_uuid
+from publicrooms.schemas.base import EncodedWire
 from publicrooms.schemas.rooms import (
     JoinResponse,
     ParticipantRead,
@@ -39,8 +40,9 @@ from publicrooms.services.views import (
     iso,
     message_view,
     message_wire,
+    participant_entry,
     participant_view,
-    participant_wire,
+    recent_message_entry,
     room_view,
 )
 from publicrooms.state.holds import HoldStore
@@ -192,17 +194,21 @@ class RoomService:
                             media=result.media, media_config=self.media.client_config(),
                             timer=result.timer)
 
-    def join_wire(self, result: JoinResult, user: UserRecord) -> dict:
-        """`join_response(result, user).wire()`, with each seat dumped once (not at every
-        later join: a room's joins answer with its every seat) and each message built
-        directly, as its broadcast was."""
+    def join_wire(self, result: JoinResult, user: UserRecord) -> EncodedWire:
+        """`join_response(result, user).wire()`, with each seat and recent message dumped and
+        encoded once (not at every later join: a room's joins answer with its every seat and
+        its recent chat), so the answer's JSON is mostly put together from cached text."""
         wire = JoinResponse(room=result.room, participants=[], recent_messages=[],
                             self_=UserRead(user_id=user.id, display_name=user.display_name),
                             media=result.media, media_config=self.media.client_config(),
                             timer=result.timer).wire()
-        wire["participants"] = [participant_wire(seat) for seat in result.seats]
-        wire["recentMessages"] = [message_wire(m) for m in result.messages]
-        return wire
+        seats = [participant_entry(seat) for seat in result.seats]
+        messages = [recent_message_entry(message) for message in result.messages]
+        wire["participants"] = [entry[0] for entry in seats]
+        wire["recentMessages"] = [entry[0] for entry in messages]
+        return EncodedWire(wire, {
+            "participants": "[" + ",".join([entry[1] for entry in seats]) + "]",
+            "recentMessages": "[" + ",".join([entry[1] for entry in messages]) + "]"})
 
     # queue ---------------------------------------------------------------------------------
 

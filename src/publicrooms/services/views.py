@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import lru_cache
 
+from publicrooms.schemas.base import COMPACT_JSON
 from publicrooms.schemas.rooms import MessageRead, ParticipantRead, RoomRead
 from publicrooms.schemas.timer import TimerRead
 from publicrooms.state.seats import Seat
@@ -38,10 +39,20 @@ def participant_view(seat: Seat) -> ParticipantRead:
 
 
 @lru_cache(maxsize=4096)
-def participant_wire(seat: Seat) -> dict:
-    """`participant_view(seat).wire()`, dumped once per seat; shared, so never to be changed
-    (it is only ever encoded)."""
-    return participant_view(seat).wire()
+def participant_entry(seat: Seat) -> tuple[dict, str]:
+    """`participant_view(seat).wire()` and its JSON text as a packet carries it, both built
+    once per seat; the dict is shared, so never to be changed (it is only ever encoded)."""
+    wire = participant_view(seat).wire()
+    return wire, COMPACT_JSON.encode(wire)
+
+
+# A join answers with the room's recent chat too: each message's wire and text are built once
+# while it stays recent (records are immutable), not at every join.
+@lru_cache(maxsize=4096)
+def recent_message_entry(message: MessageRecord) -> tuple[dict[str, str], str]:
+    """`message_wire(message)` and its JSON text, shared (never to be changed)."""
+    wire = message_wire(message)
+    return wire, COMPACT_JSON.encode(wire)
 
 
 def message_view(message: MessageRecord) -> MessageRead:

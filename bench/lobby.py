@@ -7,14 +7,16 @@ client generator bench/lobby.mjs (socket.io-client, one Node process) against it
     .venv/bin/python bench/lobby.py --node /path/to/node_modules [--viewers 10000]
         [--trials 20] [--storm 500] [--storm-rooms 1] [--only lobby|storm]
         [--servers publicrooms,node,before] [--watchers 2000] [--leave] [--env NAME=VALUE ...]
-        [--variant before=/path/to/other/src]
+        [--variant before=/path/to/other/src] [--server-cpu 0 --generator-cpu 1]
 
 `/path/to/node_modules` holds socket.io 4.8.1 (`npm install socket.io@4.8.1`); the clients
 come from tests/node/node_modules. Every client has its own loopback address (127.10.x.y for
 viewers, 127.100.x.y for the storm), so publicrooms' per-address rules stay at their defaults;
 only the system and room capacities are raised. `--variant NAME=SRC` adds a publicrooms server
 run from another tree's src (PYTHONPATH), named NAME in `--servers`, to compare two versions in
-one sitting. Prints one JSON line per measurement.
+one sitting. `--server-cpu`/`--generator-cpu` pin the server and the generator each to one
+core (`taskset -c`), as the connect-storm figures per core are taken. Prints one JSON line per
+measurement.
 """
 
 from __future__ import annotations
@@ -35,12 +37,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_MODULES = os.path.join(HERE, "..", "tests", "node", "node_modules")
 
 
+def pinned(command: list[str], cpu: str | None) -> list[str]:
+    return ["taskset", "-c", cpu, *command] if cpu else command
+
+
 def start(kind: str, port: int, node_modules: str | None, storm_rooms: int,
-          extra_env: list[str], variants: dict[str, str]) -> subprocess.Popen:
+          extra_env: list[str], variants: dict[str, str], cpu: str | None) -> subprocess.Popen:
     if kind == "node":
         if not node_modules:
             sys.exit("--node DIR/node_modules (with socket.io 4.8.1) is needed for the reference")
-        return subprocess.Popen(["node", os.path.join(HERE, "node_chat_server.js"), str(port)],
+        return subprocess.Popen(pinned(["node", os.path.join(HERE, "node_chat_server.js"),
+                                        str(port)], cpu),
                                 env={**os.environ, "NODE_PATH": node_modules})
     rooms = [{"id": "trigger", "name": "Trigger", "capacity": 10},
              {"id": "storm", "name": "Storm", "capacity": 10_000}]
@@ -54,8 +61,8 @@ def start(kind: str, port: int, node_modules: str | None, storm_rooms: int,
            "PUBLICROOMS_SYSTEM_CAPACITY": "10000",
            "PUBLICROOMS_LOG_LEVEL": "warning",
            **dict(item.split("=", 1) for item in extra_env)}
-    return subprocess.Popen([sys.executable, "-m", "publicrooms.cli", "serve", "--port",
-                             str(port), "--data-dir", tempfile.mkdtemp()], env=env)
+    return subprocess.Popen(pinned([sys.executable, "-m", "publicrooms.cli", "serve", "--port",
+                                    str(port), "--data-dir", tempfile.mkdtemp()], cpu), env=env)
 
 
 def wait_ready(url: str) -> None:
@@ -71,19 +78,20 @@ def wait_ready(url: str) -> None:
 
 def measure(kind: str, mode: str, args: argparse.Namespace) -> dict:
     port = free_port()
-    server = start(kind, port, args.node, args.storm_rooms, args.env, args.variants)
+    server = start(kind, port, args.node, args.storm_rooms, args.env, args.variants,
+                   args.server_cpu)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url)
         time.sleep(1)
         load_before = open("/proc/loadavg").read().split()[0]
-        command = ["node", os.path.join(HERE, "lobby.mjs"), "--url", url,
+        command = pinned(["node", os.path.join(HERE, "lobby.mjs"), "--url", url,
                    "--server-pid", str(server.pid), "--client-modules", CLIENT_MODULES,
                    "--mode", mode, "--viewers", str(args.viewers), "--trials", str(args.trials),
                    "--batch", str(args.batch), "--storm", str(args.storm),
                    "--storm-rooms", str(args.storm_rooms), "--watchers", str(args.watchers),
                    "--concurrency", str(args.concurrency or args.storm),
-                   "--leave", "1" if args.leave else "0"]
+                   "--leave", "1" if args.leave else "0"], args.generator_cpu)
         out = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
         if out.returncode != 0:
             raise RuntimeError(f"generator failed: {out.stderr[-2000:]}")
@@ -123,6 +131,8 @@ def main() -> None:
     parser.add_argument("--servers", default="node,publicrooms",
                         help="comma-separated, run in this order")
     parser.add_argument("--repeat", type=int, default=1, help="sittings, order reversed each time")
+    parser.add_argument("--server-cpu", help="pin the server to this core (taskset -c)")
+    parser.add_argument("--generator-cpu", help="pin the clients' generator to this core")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--node", metavar="NODE_MODULES",
                         help="node_modules holding socket.io 4.8.1 for the reference server")

@@ -39,6 +39,7 @@ from publicrooms.security.ratelimit import RateLimiter
 from publicrooms.security.rules import limit_rules
 from publicrooms.services.chatlog import ChatLog
 from publicrooms.services.cleanup import InactiveUserSweep, TableSweep
+from publicrooms.services.gate import Gate
 from publicrooms.services.lobby_feed import LobbyFeed
 from publicrooms.services.media_routing import RoutedMedia
 from publicrooms.services.moderation import BanList, ModerationService, ban_error
@@ -146,6 +147,7 @@ class PublicRooms:
             abuse=AbuseMonitor(store=state.abuse, clock=clock, policy=state.abuse_policy),
             guard=ConnectionGuard(store=state.connections, max_per_key=limits.connections_per_ip),
             rules=limit_rules(limits),
+            joins=Gate(settings.join_concurrency),
         )
         self._rooms = rooms
         self.registry = ConnectionRegistry(clock, state.activity.touch)

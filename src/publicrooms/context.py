@@ -12,6 +12,7 @@ from publicrooms.security.client_ip import ClientIpResolver, scope_headers, scop
 from publicrooms.security.connections import ConnectionGuard
 from publicrooms.security.ipkey import IpKeyer
 from publicrooms.security.ratelimit import Allowance, LimitRule, RateLimiter
+from publicrooms.services.gate import Gate
 from publicrooms.services.rooms import RoomService
 from publicrooms.services.users import UserService
 from publicrooms.settings import Settings
@@ -33,6 +34,7 @@ class AppContext:
     abuse: AbuseMonitor
     guard: ConnectionGuard
     rules: dict[str, LimitRule]
+    joins: Gate  # joins served at once (settings.join_concurrency)
     shutting_down: bool = False
 
     def ip_key_of_scope(self, scope: Mapping) -> str:

@@ -128,6 +128,10 @@ class Settings(BaseSettings):
         default=0.005, ge=0, le=0.1,
         description="the least time between the starts of two chat transactions")
     chat_commit_max: PositiveInt = Field(default=200, description="messages per chat transaction")
+    # A burst of joins is served in waves of this many (the rest wait their turn, in arrival
+    # order), so acknowledgements flow while the later ones are still being served.
+    join_concurrency: PositiveInt = Field(
+        default=256, description="joins a node serves at once; the others wait their turn")
     # Lobby updates of one room (and of the system's seats) within this window after one was
     # sent are merged into one update with the current counts. 0 (the default) sends every
     # change, as docs/protocol.md promises; a few tens of ms spare thousands of viewers the

@@ -11,6 +11,7 @@ import httpx
 from publicrooms.clock import FakeClock
 from publicrooms.settings import CleanupSettings, LimitSettings, RoomConfig
 from tests.support.clients import new_ip, wait_for
+from tests.support.faults import users_table_locked
 from tests.support.live import LiveServer, advance
 
 ROOM = "/public-room/deep-focus"
@@ -156,45 +157,6 @@ async def test_inactive_user_is_disconnected_and_deleted(server_factory, clients
     assert sweeps[0]["removed"] == 0 and any(entry["removed"] == 1 for entry in sweeps)
     assert any(entry["event"] == "inactive user removed" and entry["user_id"] == bo_id
                for entry in logs)
-
-
-@contextlib.asynccontextmanager
-async def users_table_locked(server):  # noqa: ANN001, ANN201
-    """Hold the users table from another database connection, as a slow or busy database
-    would; yields a barrier that is true once the server is waiting for the lock."""
-    url = server.settings.resolved_database_url
-    if url.startswith("sqlite"):
-        import sqlite3
-
-        path = url.split(":///", 1)[1]
-        holder = sqlite3.connect(path, timeout=30, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")  # the write lock: the server's writers wait
-        try:
-            # Memory mode: once the sweep took the buffered activity, its write is what waits.
-            yield lambda: all(node.app.table_sizes()["activity"] == 0 for node in server.nodes)
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        return
-    import asyncpg
-
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    holder, probe = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
-    transaction = holder.transaction()
-    await transaction.start()
-    await holder.execute("LOCK TABLE users IN EXCLUSIVE MODE")
-
-    async def waiting() -> bool:
-        return bool(await probe.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND datname = current_database()"))
-
-    try:
-        yield waiting
-    finally:
-        await transaction.rollback()
-        await holder.close()
-        await probe.close()
 
 
 async def flush_activity(server) -> None:  # noqa: ANN001

@@ -1,8 +1,10 @@
-"""A TCP proxy that a test can cut and restore: a backing service going away, for real."""
+"""Faults a test can cause for real: a TCP proxy to cut and restore (a backing service going
+away), a table held from another database connection (a slow or busy database)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 
@@ -77,3 +79,42 @@ class TcpProxy:
             self._loop.call_soon_threadsafe(self._server.close)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+
+@contextlib.asynccontextmanager
+async def users_table_locked(server):  # noqa: ANN001, ANN201
+    """Hold the users table from another database connection, as a slow or busy database
+    would; yields a barrier that is true once the server is waiting for the lock."""
+    url = server.settings.resolved_database_url
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        path = url.split(":///", 1)[1]
+        holder = sqlite3.connect(path, timeout=30, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the write lock: the server's writers wait
+        try:
+            # Memory mode: once the sweep took the buffered activity, its write is what waits.
+            yield lambda: all(node.app.table_sizes()["activity"] == 0 for node in server.nodes)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    holder, probe = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    transaction = holder.transaction()
+    await transaction.start()
+    await holder.execute("LOCK TABLE users IN EXCLUSIVE MODE")
+
+    async def waiting() -> bool:
+        return bool(await probe.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"))
+
+    try:
+        yield waiting
+    finally:
+        await transaction.rollback()
+        await holder.close()
+        await probe.close()

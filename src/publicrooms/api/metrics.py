@@ -32,6 +32,11 @@ async def metrics(request: Request) -> Response:
                               value=await ctx.state.seats.total())
     queue = GaugeMetricFamily("publicrooms_queue_length", "Joins waiting for a seat",
                               value=await ctx.state.seats.queue_length())
+    joining = GaugeMetricFamily("publicrooms_joins_in_progress",
+                                "Joins being served (at most PUBLICROOMS_JOIN_CONCURRENCY)",
+                                value=ctx.joins.inside)
+    join_waiting = GaugeMetricFamily("publicrooms_joins_waiting",
+                                     "Joins waiting their turn to be served", value=ctx.joins.waiting)
     sockets = GaugeMetricFamily("publicrooms_socket_connections", "Open Socket.IO connections",
                                 value=len(app.registry))
     tables = GaugeMetricFamily("publicrooms_table_entries", "Entries per in-memory table",
@@ -64,6 +69,6 @@ async def metrics(request: Request) -> Response:
                                  "Transport writes carrying the direct copies (one per socket "
                                  "and loop turn)", value=cork.writes if cork else 0)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot([occupancy, seats, queue, sockets, tables, violations, runs,
-                                 failures, *moderation, bans, copies, writes]))
+    registry.register(_Snapshot([occupancy, seats, queue, joining, join_waiting, sockets, tables,
+                                 violations, runs, failures, *moderation, bans, copies, writes]))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

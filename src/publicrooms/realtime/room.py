@@ -57,6 +57,12 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
         payload = parse(JoinRoomPayload, data)
         if ctx.shutting_down:
             raise ServerShuttingDown()
+        async with ctx.joins:  # a burst is served in waves (services/gate.py)
+            # A socket that went away while it waited takes no seat.
+            return await take_seat(namespace, sid, connection(sid), payload)
+
+    async def take_seat(namespace: str, sid: str, conn: Connection,
+                        payload: JoinRoomPayload) -> dict:
         await ctx.limit("join", conn.ip_key)
         user = await user_for_join(conn, payload)
         elsewhere = [s for s in await ctx.state.sessions.sockets(user.id)

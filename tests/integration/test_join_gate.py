@@ -8,6 +8,7 @@ import re
 
 import httpx
 
+from publicrooms.settings import LimitSettings
 from tests.conftest import make_settings
 from tests.support.clients import http_client, new_ip, wait_for
 from tests.support.faults import users_table_locked
@@ -81,5 +82,28 @@ async def test_a_socket_that_left_while_its_join_waited_leaves_no_seat(tmp_path,
 
         # Bo's turn came and went: his socket is gone, and no seat is left behind for it.
         await wait_for(settled, "only Ana seated, the gate idle")
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def test_a_join_over_its_limit_is_refused_at_once_not_after_its_turn(tmp_path,
+                                                                           clients) -> None:
+    server = LiveServer(make_settings(tmp_path, join_concurrency=1,
+                                      limits=LimitSettings(join_per_minute=1))).start()
+    try:
+        ana = await clients(server.url, ROOM).connect()
+        eve_ip = new_ip()
+        eve = await clients(server.url, ROOM, eve_ip).connect()
+        eve_again = await clients(server.url, ROOM, eve_ip).connect()
+        async with users_table_locked(server):
+            first = asyncio.ensure_future(ana.call("join-room", {"userName": "Ana"}))
+            await wait_for(lambda: server.app.ctx.joins.inside == 1, "Ana's join served")
+            waiting = asyncio.ensure_future(eve.call("join-room", {"userName": "Eve"}))
+            await wait_for(lambda: _waiting(server, 1), "Eve's first join waits its turn")
+            # Her second is over the limit: refused while the slot is still held.
+            refused = await eve_again.call("join-room", {"userName": "Eve"})
+            assert refused["error"]["code"] == "JOIN_LIMIT_EXCEEDED"
+            assert (server.app.ctx.joins.inside, server.app.ctx.joins.waiting) == (1, 1)
+        assert (await first)["success"] and (await waiting)["success"]
     finally:
         await asyncio.to_thread(server.stop)

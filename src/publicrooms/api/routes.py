@@ -84,8 +84,8 @@ async def join_room(room_id: str, body: JoinRequest, request: Request) -> dict:
     if ctx.shutting_down:
         raise ServerShuttingDown()
     key = ip_key(request)
+    await ctx.limit("join", key)  # counted on arrival: a refused join holds no slot
     async with ctx.joins:  # a burst is served in waves, as over Socket.IO
-        await ctx.limit("join", key)
         user = await ctx.users.resolve_user(ip_key=key, user_id=body.user_id)
         result = await ctx.rooms.join_room(room_id=room_id, user=user, by_socket=False)
         return ctx.rooms.join_wire(result, user)

@@ -57,13 +57,14 @@ def register_rooms(sio: socketio.AsyncServer, gateway: Gateway) -> None:
         payload = parse(JoinRoomPayload, data)
         if ctx.shutting_down:
             raise ServerShuttingDown()
+        # Counted on arrival: a refused join waits for no slot and holds none.
+        await ctx.limit("join", conn.ip_key)
         async with ctx.joins:  # a burst is served in waves (services/gate.py)
             # A socket that went away while it waited takes no seat.
             return await take_seat(namespace, sid, connection(sid), payload)
 
     async def take_seat(namespace: str, sid: str, conn: Connection,
                         payload: JoinRoomPayload) -> dict:
-        await ctx.limit("join", conn.ip_key)
         user = await user_for_join(conn, payload)
         elsewhere = [s for s in await ctx.state.sessions.sockets(user.id)
                      if s.namespace == namespace and s.joined and s.sid != sid]

@@ -16,7 +16,6 @@ class Gate:
     """
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
         self._slots = asyncio.Semaphore(limit)
         self.waiting = 0  # callers waiting for a slot
         self.inside = 0   # callers holding one
